@@ -1,0 +1,8 @@
+/**
+ * teskd: Teacher Evolution via Self-Knowledge Distillation for TensorFlow.js on Deno.
+ *
+ * Notebooks import everything from here: `import { initBackend } from "teskd";`.
+ *
+ * @module
+ */
+export * from "./backend/mod.ts";
