@@ -115,6 +115,10 @@ async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEn
     throw new BackendUnavailableError(`tfjs could not initialise its "${tfjsBackend}" backend`);
   }
   await tf.ready();
+  // tfjs's cpu backend prints "install tfjs-node" on first use when it believes it runs in Node (Deno looks
+  // like Node to it); the engine choice is reported by backendInfo() instead.
+  const backend = tf.backend() as { firstUse?: boolean };
+  if ("firstUse" in backend) backend.firstUse = false;
   return { tfjsBackend, cpuEngine };
 }
 
