@@ -6,3 +6,5 @@
  * @module
  */
 export * from "./backend/mod.ts";
+export * from "./data/mod.ts";
+export * from "./train/mod.ts";

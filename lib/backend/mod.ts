@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { registerFastCpuBackend } from "./cpu/mod.ts";
 import { type EngineProbe, type GpuAdapterSummary, probeEngines } from "./probe.ts";
 import {
   type BackendName,
@@ -34,7 +35,7 @@ export type { BackendName, BackendRequest, EngineProbe, GpuAdapterSummary };
 export interface BackendInfo {
   /** The engine running the library. */
   name: BackendName;
-  /** The tfjs backend name registered for it ("tensorflow", "webgpu", "cpu"). */
+  /** The tfjs backend name registered for it ("tensorflow", "webgpu", "teskd-cpu"). */
   tfjsBackend: string;
   /** What was asked for, and where the request came from. */
   requested: BackendRequest;
@@ -108,17 +109,19 @@ export function backendInfo(): BackendInfo {
 }
 
 async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEngine?: string }> {
+  let tfjsBackend: string = name;
+  let cpuEngine: string | undefined;
   if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
-  const tfjsBackend = name;
-  const cpuEngine = name === "cpu" ? "tfjs reference cpu kernels" : undefined;
+  if (name === "cpu") {
+    // The CPU path is tfjs's cpu backend with its heavy kernels replaced by threaded WebAssembly SIMD ones.
+    const fast = await registerFastCpuBackend();
+    tfjsBackend = fast.name;
+    cpuEngine = fast.engine;
+  }
   if (!(await tf.setBackend(tfjsBackend))) {
     throw new BackendUnavailableError(`tfjs could not initialise its "${tfjsBackend}" backend`);
   }
   await tf.ready();
-  // tfjs's cpu backend prints "install tfjs-node" on first use when it believes it runs in Node (Deno looks
-  // like Node to it); the engine choice is reported by backendInfo() instead.
-  const backend = tf.backend() as { firstUse?: boolean };
-  if ("firstUse" in backend) backend.firstUse = false;
   return { tfjsBackend, cpuEngine };
 }
 

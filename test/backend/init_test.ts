@@ -5,10 +5,11 @@ import { probeEngines } from "../../lib/backend/probe.ts";
 
 const noEnv = () => undefined;
 
-Deno.test("initBackend('cpu') activates tfjs's cpu backend and reports why", async () => {
+Deno.test("initBackend('cpu') activates the fast CPU kernels and reports which run", async () => {
   const info = await initBackend("cpu", { env: noEnv });
   assert.equal(info.name, "cpu");
-  assert.equal(tf.getBackend(), "cpu");
+  assert.equal(tf.getBackend(), "teskd-cpu");
+  assert.match(info.cpuEngine ?? "", /^wasm-simd/);
   assert.equal(info.requestSource, "argument");
   assert.equal(info.tfjsVersion, "4.22.0");
   assert.equal(backendInfo(), info);

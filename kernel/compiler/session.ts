@@ -1,0 +1,325 @@
+/**
+ * The type-checking session: a TypeScript LanguageService over the cells committed so far, used to
+ * check a new cell and to answer completion and inspection requests.
+ *
+ * Each committed cell is kept as a virtual module (its top-level declarations exported), and one
+ * virtual "globals" module re-declares the latest binding of every name as a global. The cell being
+ * checked is a module of its own, so it sees those globals and may re-declare any of them.
+ *
+ * @module
+ */
+
+import ts from "typescript";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  denoTypesFile,
+  isDirectory,
+  isFile,
+  nodeTypesFile,
+  type ProjectInfo,
+  typescriptLibDir,
+} from "./project.ts";
+import { collectDeclarations, exportDeclarations } from "./declarations.ts";
+
+interface VirtualFile {
+  text: string;
+  version: number;
+  snapshot: ts.IScriptSnapshot;
+}
+
+/** Latest declaration of a top-level name, for the globals module. */
+interface Binding {
+  cell: number;
+  kind: "let" | "const" | "var" | "alias";
+}
+
+/** Prefix of every virtual file name; also used to hide them from completions. */
+export const VIRTUAL_PREFIX = "__teskd_";
+
+/**
+ * A LanguageService session for one notebook.
+ *
+ * @example
+ * ```ts
+ * const session = new TypeSession("/nb", readProject("/nb"));
+ * session.commit("const a = [1, 2];");
+ * session.diagnostics("a.foo"); // Property 'foo' does not exist…
+ * ```
+ */
+export class TypeSession {
+  readonly #files = new Map<string, VirtualFile>();
+  readonly #disk = new Map<string, ts.IScriptSnapshot | undefined>();
+  readonly #bindings = new Map<string, Binding>();
+  readonly #roots: string[];
+  readonly #options: ts.CompilerOptions;
+  readonly #project: ProjectInfo;
+  readonly #dir: string;
+  readonly #current: string;
+  readonly #globals: string;
+  readonly #runtime: string;
+  readonly #runtimeDts: string;
+  readonly #ls: ts.LanguageService;
+  readonly #libDir: string;
+  readonly #ambientCells = new Set<number>();
+  #cells = 0;
+  #nodeTypes = false;
+
+  /**
+   * Creates the session; `cwd` is the notebook's directory, where the virtual files live, and
+   * `runtimeDts` declares the globals the runtime gives every cell.
+   */
+  constructor(cwd: string, project: ProjectInfo, runtimeDts = "") {
+    this.#runtimeDts = runtimeDts;
+    this.#runtime = path.join(cwd, `${VIRTUAL_PREFIX}runtime.d.ts`);
+    this.#project = project;
+    this.#dir = cwd;
+    this.#current = path.join(cwd, `${VIRTUAL_PREFIX}current.ts`);
+    this.#globals = path.join(cwd, `${VIRTUAL_PREFIX}globals.ts`);
+    this.#libDir = typescriptLibDir();
+    this.#options = {
+      target: ts.ScriptTarget.ESNext,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      moduleDetection: ts.ModuleDetectionKind.Force,
+      lib: ["lib.esnext.d.ts"],
+      types: [],
+      noEmit: true,
+      allowImportingTsExtensions: true,
+      resolveJsonModule: true,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      strict: true,
+      ...project.flags,
+    };
+    this.#setFile(this.#globals, "export {};\n");
+    this.#setFile(this.#current, "");
+    // Remote modules are fetched by Deno at run time; without their types they are `any`.
+    const ambient = path.join(cwd, `${VIRTUAL_PREFIX}remote.d.ts`);
+    this.#setFile(
+      ambient,
+      ["https", "http", "jsr", "data"].map((scheme) => `declare module "${scheme}:*";`).join("\n"),
+    );
+    this.#setFile(this.#runtime, runtimeDts);
+    this.#roots = [denoTypesFile(), ambient, this.#runtime, this.#globals, this.#current];
+    this.#ls = ts.createLanguageService(this.#host(), ts.createDocumentRegistry());
+  }
+
+  /** Errors of `code` checked as the next cell, in TypeScript's terms (positions in `code`). */
+  diagnostics(code: string): ts.Diagnostic[] {
+    this.#setCurrent(code);
+    return [
+      ...this.#ls.getSyntacticDiagnostics(this.#current),
+      ...this.#ls.getSemanticDiagnostics(this.#current),
+    ].filter((d) => d.category === ts.DiagnosticCategory.Error);
+  }
+
+  /** Completions at UTF-16 offset `pos` of `code` checked as the next cell. */
+  completions(code: string, pos: number): ts.CompletionInfo | undefined {
+    this.#setCurrent(code);
+    return this.#ls.getCompletionsAtPosition(this.#current, pos, {
+      includeCompletionsWithInsertText: true,
+      includeExternalModuleExports: false,
+      includeCompletionsForModuleExports: false,
+      // Deno needs file extensions in relative imports.
+      importModuleSpecifierEnding: "js",
+    });
+  }
+
+  /** Quick info (signature, JSDoc) at UTF-16 offset `pos` of `code`. */
+  quickInfo(code: string, pos: number): ts.QuickInfo | undefined {
+    this.#setCurrent(code);
+    const info = this.#ls.getQuickInfoAtPosition(this.#current, pos);
+    if (info?.kind !== ts.ScriptElementKind.alias) return info;
+    // Names of earlier cells are aliases in the globals module: describe what they point to.
+    const target = this.#ls.getDefinitionAtPosition(this.#current, pos)?.[0];
+    if (!target) return info;
+    return this.#ls.getQuickInfoAtPosition(target.fileName, target.textSpan.start) ?? info;
+  }
+
+  /** Records `code` as a cell that ran: its declarations become visible to later cells. */
+  commit(code: string): void {
+    const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.ESNext, true, ts.ScriptKind.TS);
+    const declared = collectDeclarations(sf);
+    // `declare global` / `declare module` blocks declare no names but still matter to later cells.
+    const ambient = sf.statements.some(ts.isModuleDeclaration);
+    if (declared.length === 0 && !ambient) return;
+    const cell = ++this.#cells;
+    this.#loadNodeTypesFor(code);
+    if (ambient) this.#ambientCells.add(cell);
+    this.#setFile(this.#cellFile(cell), exportDeclarations(sf, declared));
+    for (const d of declared) this.#bindings.set(d.name, { cell, kind: d.kind });
+    this.#updateGlobals();
+  }
+
+  /** Forgets every committed cell (the runtime lost its state); libraries stay loaded. */
+  reset(): void {
+    for (let cell = 1; cell <= this.#cells; cell++) this.#files.delete(this.#cellFile(cell));
+    this.#bindings.clear();
+    this.#ambientCells.clear();
+    this.#updateGlobals();
+  }
+
+  #cellFile(cell: number): string {
+    return path.join(this.#dir, `${VIRTUAL_PREFIX}cell_${cell}.ts`);
+  }
+
+  #updateGlobals(): void {
+    this.#setFile(this.#globals, this.#globalsText());
+    // A cell's own declaration replaces a runtime global of the same name (it does at run time).
+    const runtime = this.#runtimeDts.split("\n").filter((line) => {
+      const m = /^declare (?:function|var|let|const) ([\w$]+)/.exec(line);
+      return !m || !this.#bindings.has(m[1]);
+    }).join("\n");
+    if (runtime !== this.#files.get(this.#runtime)?.text) this.#setFile(this.#runtime, runtime);
+  }
+
+  #globalsText(): string {
+    const cells = new Set(
+      [...this.#bindings.values()].map((b) => b.cell).concat(...this.#ambientCells),
+    );
+    const lines = [...cells].sort((a, b) => a - b).map((c) =>
+      `import * as __c${c} from "./${VIRTUAL_PREFIX}cell_${c}.ts";`
+    );
+    lines.push("declare global {");
+    for (const [name, { cell, kind }] of this.#bindings) {
+      // Variables keep their own let/const/var so assignment rules carry over; everything else is
+      // an alias, which carries value, type and namespace meanings (and JSDoc) at once.
+      lines.push(
+        kind === "alias"
+          ? `  export import ${name} = __c${cell}.${name};`
+          : `  ${kind} ${name}: typeof __c${cell}.${name};`,
+      );
+    }
+    lines.push("}", "export {};", "");
+    return lines.join("\n");
+  }
+
+  /** @types/node is big: load it only once a cell uses a node: builtin. */
+  #loadNodeTypesFor(code: string): void {
+    if (this.#nodeTypes || !code.includes("node:")) return;
+    const file = nodeTypesFile(this.#project.root);
+    if (file) this.#roots.unshift(file);
+    this.#nodeTypes = true;
+  }
+
+  #setCurrent(code: string): void {
+    this.#loadNodeTypesFor(code);
+    const existing = this.#files.get(this.#current);
+    if (existing?.text !== code) this.#setFile(this.#current, code);
+  }
+
+  #setFile(name: string, text: string): void {
+    const version = (this.#files.get(name)?.version ?? 0) + 1;
+    this.#files.set(name, { text, version, snapshot: ts.ScriptSnapshot.fromString(text) });
+  }
+
+  /** Virtual files count their edits; user modules on disk change with their mtime. */
+  #version(name: string): string {
+    const virtual = this.#files.get(name);
+    if (virtual) return String(virtual.version);
+    if (this.#isLibrary(name)) return "0";
+    try {
+      return String(Deno.statSync(name).mtime?.getTime() ?? 0);
+    } catch {
+      return "missing";
+    }
+  }
+
+  #isLibrary(name: string): boolean {
+    return name.includes("/node_modules/") || name.startsWith(this.#libDir) ||
+      name.endsWith(".d.ts");
+  }
+
+  #readDisk(name: string): ts.IScriptSnapshot | undefined {
+    if (this.#disk.has(name)) return this.#disk.get(name);
+    let snapshot: ts.IScriptSnapshot | undefined;
+    try {
+      snapshot = ts.ScriptSnapshot.fromString(Deno.readTextFileSync(name));
+    } catch {
+      snapshot = undefined;
+    }
+    // Library files never change during a session; user modules might, so only cache libraries.
+    if (this.#isLibrary(name)) this.#disk.set(name, snapshot);
+    return snapshot;
+  }
+
+  #resolve(specifier: string, containingFile: string): ts.ResolvedModuleFull | undefined {
+    let spec = specifier;
+    // The program may name a package file by its node_modules symlink; its own dependencies are
+    // found only next to its real location (Deno's node_modules/.deno layout).
+    let from = this.#files.has(containingFile) ? containingFile : realPath(containingFile);
+    const npm = /^npm:\/?((?:@[^/@]+\/)?[^/@]+)(?:@[^/]*)?(\/.*)?$/.exec(spec);
+    if (npm) spec = npm[1] + (npm[2] ?? "");
+    if (spec.startsWith("node:") || /^(https?|jsr|data|blob):/.test(spec)) return undefined;
+    const mapped = this.#mapImport(spec);
+    if (mapped) spec = mapped;
+    if (!spec.startsWith(".") && !spec.startsWith("/") && !from.includes("/node_modules/")) {
+      // Bare names in cells come from the project's node_modules, wherever the notebook lives;
+      // packages resolve their own dependencies from where they are.
+      from = path.join(this.#project.root, "__resolve.ts");
+    }
+    if (spec.startsWith("file://")) spec = fileURLToPath(spec);
+    return ts.resolveModuleName(spec, from, this.#options, this.#resolutionHost()).resolvedModule;
+  }
+
+  #mapImport(spec: string): string | undefined {
+    const exact = this.#project.imports.get(spec);
+    if (exact) return exact;
+    for (const [key, target] of this.#project.imports) {
+      if (key.endsWith("/") && spec.startsWith(key)) return target + spec.slice(key.length);
+    }
+    return undefined;
+  }
+
+  #resolutionHost(): ts.ModuleResolutionHost {
+    return {
+      fileExists: (f) => this.#files.has(f) || isFile(f),
+      readFile: (f) => this.#files.get(f)?.text ?? this.#readText(f),
+      directoryExists: (d) => isDirectory(d),
+      realpath: realPath,
+      getCurrentDirectory: () => this.#dir,
+    };
+  }
+
+  #readText(f: string): string | undefined {
+    return this.#readDisk(f)?.getText(0, this.#readDisk(f)?.getLength() ?? 0);
+  }
+
+  #host(): ts.LanguageServiceHost {
+    const resolution = this.#resolutionHost();
+    return {
+      fileExists: resolution.fileExists,
+      readFile: resolution.readFile,
+      directoryExists: resolution.directoryExists,
+      realpath: resolution.realpath,
+      getCurrentDirectory: () => this.#dir,
+      getCompilationSettings: () => this.#options,
+      getScriptFileNames: () => this.#roots,
+      getScriptVersion: (f) => this.#version(f),
+      getScriptSnapshot: (f) => this.#files.get(f)?.snapshot ?? this.#readDisk(f),
+      getDefaultLibFileName: () => path.join(this.#libDir, "lib.esnext.d.ts"),
+      getDirectories: (d) => {
+        try {
+          return [...Deno.readDirSync(d)].filter((e) => e.isDirectory).map((e) => e.name);
+        } catch {
+          return [];
+        }
+      },
+      readDirectory: (d, extensions, exclude, include, depth) =>
+        ts.sys.readDirectory(d, extensions, exclude, include, depth).filter((f) =>
+          !path.basename(f).startsWith(VIRTUAL_PREFIX)
+        ),
+      resolveModuleNameLiterals: (literals, containingFile) =>
+        literals.map((lit) => ({ resolvedModule: this.#resolve(lit.text, containingFile) })),
+    };
+  }
+}
+
+function realPath(p: string): string {
+  try {
+    return Deno.realPathSync(p);
+  } catch {
+    return p;
+  }
+}

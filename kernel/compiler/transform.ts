@@ -1,0 +1,442 @@
+/**
+ * Turns a TypeScript cell into the body of an async function whose top-level declarations persist
+ * on `globalThis`, whose imports are dynamic, whose loops and functions call the interrupt guard,
+ * and which returns the value of its last expression statement.
+ *
+ * @module
+ */
+
+import ts from "typescript";
+import { GUARD_NAME } from "./types.ts";
+
+/** Output of {@linkcode transpileCell}. */
+export interface TranspiledCell {
+  /** Body of an async function, or `undefined` when the cell has syntax errors. */
+  js?: string;
+  /** Source map (JSON) from `js` back to the cell. */
+  sourceMap?: string;
+  /** Syntax errors reported by the TypeScript parser. */
+  diagnostics: readonly ts.Diagnostic[];
+}
+
+const SCOPE = "globalThis";
+
+/**
+ * Compiles one cell. `baseUrl` is the file URL relative specifiers resolve against (the notebook's
+ * directory, with a trailing slash); `sourceUrl` names the code in stack traces.
+ *
+ * @example
+ * ```ts
+ * const out = transpileCell("const x = 1; x + 1", "file:///nb/", "teskd-cell-1.js");
+ * // out.js: "use strict"; globalThis.x = 1; return x + 1; ...
+ * ```
+ */
+export function transpileCell(code: string, baseUrl: string, sourceUrl: string): TranspiledCell {
+  const out = ts.transpileModule(code, {
+    fileName: "cell.ts",
+    reportDiagnostics: true,
+    compilerOptions: {
+      target: ts.ScriptTarget.ESNext,
+      module: ts.ModuleKind.ESNext,
+      moduleDetection: ts.ModuleDetectionKind.Force,
+      sourceMap: true,
+      removeComments: true,
+      useDefineForClassFields: true,
+      // Keep imports a cell does not use itself: later cells use them.
+      verbatimModuleSyntax: true,
+    },
+    transformers: { after: [cellTransformer(baseUrl)] },
+  });
+  const diagnostics = (out.diagnostics ?? []).filter((d) =>
+    d.category === ts.DiagnosticCategory.Error
+  );
+  if (diagnostics.length > 0) return { diagnostics };
+  // The emitter appends a sourceMappingURL comment for a file that does not exist: drop it.
+  const js = out.outputText.replace(/\n?\/\/# sourceMappingURL=.*\s*$/, "") +
+    `\n//# sourceURL=${sourceUrl}`;
+  return { js, sourceMap: out.sourceMapText, diagnostics: [] };
+}
+
+function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> {
+  return (ctx) => (sf) => {
+    const f = ctx.factory;
+    const guard = () =>
+      f.createExpressionStatement(
+        f.createCallExpression(f.createIdentifier(GUARD_NAME), undefined, []),
+      );
+    const scoped = (name: string) =>
+      f.createPropertyAccessExpression(f.createIdentifier(SCOPE), name);
+    const resolveSpecifier = (spec: string) =>
+      /^\.{1,2}\//.test(spec) || spec.startsWith("/") ? new URL(spec, baseUrl).href : spec;
+
+    const guardBody = (body: ts.Statement): ts.Block =>
+      ts.isBlock(body)
+        ? f.updateBlock(body, [guard(), ...body.statements])
+        : f.createBlock([guard(), body], true);
+
+    const guardFunctionBody = (body: ts.ConciseBody): ts.Block => {
+      if (!ts.isBlock(body)) return f.createBlock([guard(), f.createReturnStatement(body)], true);
+      // Prologue directives ("use strict") must stay first to keep their meaning.
+      let i = 0;
+      while (i < body.statements.length && isPrologueDirective(body.statements[i])) i++;
+      return f.updateBlock(body, [
+        ...body.statements.slice(0, i),
+        guard(),
+        ...body.statements.slice(i),
+      ]);
+    };
+
+    const importMeta = () =>
+      f.createObjectLiteralExpression([
+        f.createPropertyAssignment("url", f.createStringLiteral(new URL("cell.ts", baseUrl).href)),
+        f.createPropertyAssignment("main", f.createFalse()),
+        f.createPropertyAssignment(
+          "resolve",
+          f.createArrowFunction(
+            undefined,
+            undefined,
+            [f.createParameterDeclaration(undefined, undefined, "s")],
+            undefined,
+            undefined,
+            f.createPropertyAccessExpression(
+              f.createNewExpression(f.createIdentifier("URL"), undefined, [
+                f.createIdentifier("s"),
+                f.createStringLiteral(baseUrl),
+              ]),
+              "href",
+            ),
+          ),
+        ),
+      ]);
+
+    const visit = (node: ts.Node): ts.Node => {
+      const n = ts.visitEachChild(node, visit, ctx);
+      if (ts.isForStatement(n)) {
+        return f.updateForStatement(
+          n,
+          n.initializer,
+          n.condition,
+          n.incrementor,
+          guardBody(n.statement),
+        );
+      }
+      if (ts.isForOfStatement(n)) {
+        return f.updateForOfStatement(
+          n,
+          n.awaitModifier,
+          n.initializer,
+          n.expression,
+          guardBody(n.statement),
+        );
+      }
+      if (ts.isForInStatement(n)) {
+        return f.updateForInStatement(n, n.initializer, n.expression, guardBody(n.statement));
+      }
+      if (ts.isWhileStatement(n)) {
+        return f.updateWhileStatement(n, n.expression, guardBody(n.statement));
+      }
+      if (ts.isDoStatement(n)) return f.updateDoStatement(n, guardBody(n.statement), n.expression);
+      if (ts.isFunctionDeclaration(n) && n.body) {
+        return f.updateFunctionDeclaration(
+          n,
+          n.modifiers,
+          n.asteriskToken,
+          n.name,
+          n.typeParameters,
+          n.parameters,
+          n.type,
+          guardFunctionBody(n.body),
+        );
+      }
+      if (ts.isFunctionExpression(n)) {
+        return f.updateFunctionExpression(
+          n,
+          n.modifiers,
+          n.asteriskToken,
+          n.name,
+          n.typeParameters,
+          n.parameters,
+          n.type,
+          guardFunctionBody(n.body),
+        );
+      }
+      if (ts.isArrowFunction(n)) {
+        return f.updateArrowFunction(
+          n,
+          n.modifiers,
+          n.typeParameters,
+          n.parameters,
+          n.type,
+          n.equalsGreaterThanToken,
+          guardFunctionBody(n.body),
+        );
+      }
+      if (ts.isMethodDeclaration(n) && n.body) {
+        return f.updateMethodDeclaration(
+          n,
+          n.modifiers,
+          n.asteriskToken,
+          n.name,
+          n.questionToken,
+          n.typeParameters,
+          n.parameters,
+          n.type,
+          guardFunctionBody(n.body),
+        );
+      }
+      if (ts.isConstructorDeclaration(n) && n.body) {
+        return f.updateConstructorDeclaration(
+          n,
+          n.modifiers,
+          n.parameters,
+          guardFunctionBody(n.body),
+        );
+      }
+      if (ts.isGetAccessorDeclaration(n) && n.body) {
+        return f.updateGetAccessorDeclaration(
+          n,
+          n.modifiers,
+          n.name,
+          n.parameters,
+          n.type,
+          guardFunctionBody(n.body),
+        );
+      }
+      if (ts.isSetAccessorDeclaration(n) && n.body) {
+        return f.updateSetAccessorDeclaration(
+          n,
+          n.modifiers,
+          n.name,
+          n.parameters,
+          guardFunctionBody(n.body),
+        );
+      }
+      // Dynamic imports in a cell resolve from the notebook's directory, not from the worker script.
+      if (
+        ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword &&
+        n.arguments.length > 0 && ts.isStringLiteralLike(n.arguments[0])
+      ) {
+        const [first, ...rest] = n.arguments;
+        return f.updateCallExpression(n, n.expression, n.typeArguments, [
+          f.createStringLiteral(resolveSpecifier((first as ts.StringLiteralLike).text)),
+          ...rest,
+        ]);
+      }
+      // `import.meta` is a syntax error outside modules: substitute the notebook's equivalent.
+      if (ts.isMetaProperty(n) && n.keywordToken === ts.SyntaxKind.ImportKeyword) {
+        return importMeta();
+      }
+      return n;
+    };
+
+    const assign = (target: ts.Expression, value: ts.Expression, range: ts.Node) =>
+      ts.setTextRange(f.createExpressionStatement(f.createAssignment(target, value)), range);
+
+    // `const {a, b: [c]} = v` becomes `({a: globalThis.a, b: [globalThis.c]} = v)`.
+    const toTarget = (name: ts.BindingName): ts.Expression => {
+      if (ts.isIdentifier(name)) return scoped(name.text);
+      if (ts.isObjectBindingPattern(name)) {
+        return f.createObjectLiteralExpression(name.elements.map((el) => {
+          const target = withDefault(toTarget(el.name), el.initializer);
+          if (el.dotDotDotToken) return f.createSpreadAssignment(target);
+          const key = el.propertyName ?? (el.name as ts.Identifier);
+          return f.createPropertyAssignment(
+            ts.isIdentifier(key) || ts.isComputedPropertyName(key) || ts.isStringLiteral(key) ||
+              ts.isNumericLiteral(key) || ts.isPrivateIdentifier(key)
+              ? key
+              : f.createStringLiteral(String(key.text)),
+            target,
+          );
+        }));
+      }
+      return f.createArrayLiteralExpression(name.elements.map((el) => {
+        if (ts.isOmittedExpression(el)) return el;
+        const target = withDefault(toTarget(el.name), el.initializer);
+        return el.dotDotDotToken ? f.createSpreadElement(target) : target;
+      }));
+    };
+    // `const f = () => {}` names the function "f"; assigning to `globalThis.f` would not, but a
+    // property definition does: `({ f: () => {} }).f`.
+    const keepName = (name: string, init: ts.Expression): ts.Expression => {
+      const anonymous = ts.isArrowFunction(init) ||
+        ((ts.isFunctionExpression(init) || ts.isClassExpression(init)) && !init.name);
+      if (!anonymous) return init;
+      return f.createPropertyAccessExpression(
+        f.createParenthesizedExpression(
+          f.createObjectLiteralExpression([f.createPropertyAssignment(name, init)]),
+        ),
+        name,
+      );
+    };
+    const withDefault = (target: ts.Expression, init: ts.Expression | undefined) =>
+      init ? f.createAssignment(target, init) : target;
+
+    const statements = (ts.visitEachChild(sf, visit, ctx) as ts.SourceFile).statements;
+    const hoisted: ts.Statement[] = [];
+    const body: ts.Statement[] = [];
+    let importCount = 0;
+    const withoutExport = (mods: readonly ts.ModifierLike[] | undefined) =>
+      mods?.filter((m) =>
+        m.kind !== ts.SyntaxKind.ExportKeyword && m.kind !== ts.SyntaxKind.DefaultKeyword
+      );
+
+    // Whether the last statement pushed to `body` is a user expression statement (the cell's value).
+    let lastIsValue = false;
+    for (const stmt of statements) {
+      // Statements that only feed `hoisted` (imports, `export {}`) keep the previous value.
+      if (!ts.isImportDeclaration(stmt) && !ts.isExportDeclaration(stmt)) lastIsValue = false;
+      if (ts.isImportDeclaration(stmt)) {
+        const spec = resolveSpecifier((stmt.moduleSpecifier as ts.StringLiteral).text);
+        const args: ts.Expression[] = [f.createStringLiteral(spec)];
+        if (stmt.attributes) {
+          args.push(f.createObjectLiteralExpression([
+            f.createPropertyAssignment(
+              "with",
+              f.createObjectLiteralExpression(
+                stmt.attributes.elements.map((a) =>
+                  f.createPropertyAssignment(
+                    ts.isIdentifier(a.name) ? a.name.text : f.createStringLiteral(a.name.text),
+                    a.value,
+                  )
+                ),
+              ),
+            ),
+          ]));
+        }
+        const load = f.createAwaitExpression(
+          f.createCallExpression(
+            f.createToken(ts.SyntaxKind.ImportKeyword) as ts.Expression,
+            undefined,
+            args,
+          ),
+        );
+        const clause = stmt.importClause;
+        if (!clause) {
+          hoisted.push(ts.setTextRange(f.createExpressionStatement(load), stmt));
+          continue;
+        }
+        if (clause.isTypeOnly) continue;
+        const tmp = f.createIdentifier(`__teskdModule${importCount++}`);
+        hoisted.push(ts.setTextRange(
+          f.createVariableStatement(
+            undefined,
+            f.createVariableDeclarationList(
+              [f.createVariableDeclaration(tmp, undefined, undefined, load)],
+              ts.NodeFlags.Const,
+            ),
+          ),
+          stmt,
+        ));
+        if (clause.name) {
+          hoisted.push(
+            assign(
+              scoped(clause.name.text),
+              f.createPropertyAccessExpression(tmp, "default"),
+              stmt,
+            ),
+          );
+        }
+        const bindings = clause.namedBindings;
+        if (bindings && ts.isNamespaceImport(bindings)) {
+          hoisted.push(assign(scoped(bindings.name.text), tmp, stmt));
+        } else if (bindings) {
+          for (const el of bindings.elements) {
+            if (el.isTypeOnly) continue;
+            const imported = el.propertyName ?? el.name;
+            hoisted.push(assign(
+              scoped(el.name.text),
+              f.createElementAccessExpression(tmp, f.createStringLiteral(imported.text)),
+              stmt,
+            ));
+          }
+        }
+        continue;
+      }
+      if (ts.isExportDeclaration(stmt)) continue; // A cell exports nothing: `export {}` is noise.
+      if (ts.isExportAssignment(stmt)) {
+        body.push(ts.setTextRange(f.createExpressionStatement(stmt.expression), stmt));
+        lastIsValue = true;
+        continue;
+      }
+      if (ts.isFunctionDeclaration(stmt) && stmt.body) {
+        const fn = f.createFunctionExpression(
+          withoutExport(stmt.modifiers) as ts.Modifier[] | undefined,
+          stmt.asteriskToken,
+          stmt.name,
+          undefined,
+          stmt.parameters,
+          undefined,
+          stmt.body,
+        );
+        ts.setTextRange(fn, stmt);
+        // Function declarations are hoisted: assign them before anything else runs.
+        if (stmt.name) hoisted.push(assign(scoped(stmt.name.text), fn, stmt));
+        else body.push(ts.setTextRange(f.createExpressionStatement(fn), stmt));
+        continue;
+      }
+      if (ts.isClassDeclaration(stmt)) {
+        const cls = ts.setTextRange(
+          f.createClassExpression(
+            withoutExport(stmt.modifiers),
+            stmt.name,
+            undefined,
+            stmt.heritageClauses,
+            stmt.members,
+          ),
+          stmt,
+        );
+        body.push(
+          stmt.name ? assign(scoped(stmt.name.text), cls, stmt) : f.createExpressionStatement(cls),
+        );
+        continue;
+      }
+      if (ts.isVariableStatement(stmt)) {
+        const flags = stmt.declarationList.flags;
+        // `using` declarations keep their block scope: disposal happens when the cell ends.
+        if (flags & ts.NodeFlags.Using) {
+          body.push(stmt);
+          continue;
+        }
+        const isVar = (flags & ts.NodeFlags.BlockScoped) === 0;
+        for (const decl of stmt.declarationList.declarations) {
+          if (decl.initializer) {
+            const target = toTarget(decl.name);
+            const value = f.createAssignment(
+              target,
+              ts.isIdentifier(decl.name)
+                ? keepName(decl.name.text, decl.initializer)
+                : decl.initializer,
+            );
+            body.push(ts.setTextRange(
+              f.createExpressionStatement(
+                ts.isIdentifier(decl.name) ? value : f.createParenthesizedExpression(value),
+              ),
+              decl,
+            ));
+          } else if (ts.isIdentifier(decl.name)) {
+            const name = decl.name.text;
+            // `var x;` keeps an existing value (enums and namespaces rely on it); `let x;` resets.
+            body.push(assign(scoped(name), isVar ? scoped(name) : f.createVoidZero(), decl));
+          }
+        }
+        continue;
+      }
+      body.push(stmt);
+      lastIsValue = ts.isExpressionStatement(stmt) &&
+        ts.isExpressionStatement(ts.getOriginalNode(stmt));
+      continue;
+    }
+
+    // The last expression statement of the cell is its value.
+    const last = body[body.length - 1];
+    if (lastIsValue && last && ts.isExpressionStatement(last)) {
+      body[body.length - 1] = ts.setTextRange(f.createReturnStatement(last.expression), last);
+    }
+    const useStrict = f.createExpressionStatement(f.createStringLiteral("use strict"));
+    return f.updateSourceFile(sf, [useStrict, ...hoisted, ...body]);
+  };
+}
+
+function isPrologueDirective(stmt: ts.Statement): boolean {
+  return ts.isExpressionStatement(stmt) && ts.isStringLiteral(stmt.expression);
+}

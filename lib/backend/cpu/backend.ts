@@ -1,0 +1,337 @@
+/**
+ * The "teskd-cpu" tfjs backend: tfjs's own CPU backend with its heavy kernels replaced by
+ * WebAssembly SIMD ones (see ops.ts) that run on a pool of threads.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { WASM_URLS } from "./artifacts.ts";
+import { KernelRuntime } from "./runtime.ts";
+import {
+  batchNorm,
+  binary,
+  type BinaryOp,
+  normAxes,
+  pad,
+  reduce,
+  relu,
+  slice,
+  square,
+  step,
+  transpose,
+} from "./elementwise.ts";
+import {
+  conv2d,
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  type ConvGeometry,
+  matmul,
+} from "./ops.ts";
+
+/** Name the backend is registered under. */
+export const BACKEND_NAME = "teskd-cpu";
+
+/** What {@link registerFastCpuBackend} set up. */
+export interface FastCpuBackendInfo {
+  name: "teskd-cpu";
+  /** Human-readable engine, e.g. "wasm-simd-relaxed x2 threads". */
+  engine: string;
+  threads: number;
+}
+
+interface CpuBackendLike {
+  data: { get(id: unknown): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+}
+
+let registered: Promise<FastCpuBackendInfo> | null = null;
+let runtime: KernelRuntime | null = null;
+
+/** The kernel runtime of the registered backend (for benchmarks); null before registration. */
+export function fastCpuRuntime(): KernelRuntime | null {
+  return runtime;
+}
+
+function values(backend: CpuBackendLike, t: tf.TensorInfo): Float32Array {
+  const v = backend.data.get(t.dataId).values;
+  if (v instanceof Float32Array) return v;
+  // tfjs's cpu kernels may leave float32 data in another numeric array (e.g. after a no-op Cast).
+  if (ArrayBuffer.isView(v) || Array.isArray(v)) return Float32Array.from(v as ArrayLike<number>);
+  throw new Error(`teskd-cpu: tensor of dtype ${t.dtype} holds no numeric values on this backend`);
+}
+
+type Attrs = Record<string, unknown>;
+
+function geometry(
+  xShape: number[],
+  filterShape: number[],
+  attrs: Attrs,
+  dilations: unknown,
+): ConvGeometry {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number],
+    dilations as [number, number],
+    attrs.pad as "same",
+    attrs.dimRoundingMode as "floor" | undefined,
+    false,
+    "channelsLast",
+  );
+}
+
+function isNhwc(attrs: Attrs): boolean {
+  return attrs.dataFormat === undefined || attrs.dataFormat === "NHWC" ||
+    attrs.dataFormat === "channelsLast";
+}
+
+function allFloat(inputs: tf.NamedTensorInfoMap, names: string[]): boolean {
+  return names.every((n) => inputs[n] !== undefined && inputs[n]!.dtype === "float32");
+}
+
+/** Wraps `fast` so that inputs it does not handle go to tfjs's reference cpu kernel. */
+function withFallback(
+  name: string,
+  fast: (inputs: tf.NamedTensorInfoMap, b: CpuBackendLike, attrs: Attrs) => tf.TensorInfo | null,
+): tf.KernelConfig {
+  const ref = tf.getKernel(name, "cpu");
+  if (ref === undefined) throw new Error(`teskd-cpu: tfjs has no cpu kernel ${name}`);
+  const kernelFunc = ((args: Parameters<tf.KernelFunc>[0]) => {
+    const out = fast(args.inputs, args.backend as unknown as CpuBackendLike, args.attrs ?? {});
+    return out ?? ref.kernelFunc(args);
+  }) as tf.KernelFunc;
+  return { kernelName: name, backendName: BACKEND_NAME, kernelFunc };
+}
+
+function fastKernels(rt: KernelRuntime): tf.KernelConfig[] {
+  return [
+    withFallback(tf.Conv2D, (inputs, b, attrs) => {
+      if (!allFloat(inputs, ["x", "filter"]) || !isNhwc(attrs)) return null;
+      const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const g = geometry(x.shape, filter.shape, attrs, attrs.dilations);
+      const out = conv2d(rt, values(b, x), values(b, filter), g);
+      return b.makeTensorInfo(
+        [g.batchSize, g.outHeight, g.outWidth, g.outChannels],
+        "float32",
+        out,
+      );
+    }),
+    withFallback(tf.Conv2DBackpropFilter, (inputs, b, attrs) => {
+      if (!allFloat(inputs, ["x", "dy"]) || !isNhwc(attrs)) return null;
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const fs = attrs.filterShape as number[];
+      const g = geometry(x.shape, fs, attrs, [1, 1]);
+      return b.makeTensorInfo(
+        fs,
+        "float32",
+        conv2dBackpropFilter(rt, values(b, x), values(b, dy), g),
+      );
+    }),
+    withFallback(tf.Conv2DBackpropInput, (inputs, b, attrs) => {
+      if (!allFloat(inputs, ["dy", "filter"]) || !isNhwc(attrs)) return null;
+      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const xs = attrs.inputShape as number[];
+      const g = geometry(xs, filter.shape, attrs, [1, 1]);
+      const dx = conv2dBackpropInput(rt, values(b, dy), values(b, filter), g);
+      return b.makeTensorInfo(xs, "float32", dx);
+    }),
+    withFallback(tf.FusedConv2D, (inputs, b, attrs) => {
+      const act = attrs.activation as string | undefined;
+      if (!allFloat(inputs, ["x", "filter"]) || !isNhwc(attrs)) return null;
+      if (inputs.preluActivationWeights !== undefined) return null;
+      if (act !== undefined && act !== "linear" && act !== "relu") return null;
+      const { x, filter, bias } = inputs as {
+        x: tf.TensorInfo;
+        filter: tf.TensorInfo;
+        bias?: tf.TensorInfo;
+      };
+      const g = geometry(x.shape, filter.shape, attrs, attrs.dilations);
+      const c = g.outChannels;
+      if (bias !== undefined && (bias.dtype !== "float32" || sizeOf(bias.shape) !== c)) return null;
+      const out = conv2d(rt, values(b, x), values(b, filter), g);
+      const bv = bias === undefined ? null : values(b, bias);
+      if (bv !== null || act === "relu") {
+        for (let i = 0; i < out.length; i += c) {
+          for (let j = 0; j < c; j++) {
+            let v = out[i + j] + (bv === null ? 0 : bv[j]);
+            if (act === "relu" && v < 0) v = 0;
+            out[i + j] = v;
+          }
+        }
+      }
+      return b.makeTensorInfo([g.batchSize, g.outHeight, g.outWidth, c], "float32", out);
+    }),
+    withFallback(tf.BatchMatMul, (inputs, b, attrs) => {
+      if (!allFloat(inputs, ["a", "b"])) return null;
+      const { a, b: bb } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const ra = a.shape.length;
+      const rb = bb.shape.length;
+      if (ra < 2 || rb < 2) return null;
+      const ta = attrs.transposeA === true;
+      const tb = attrs.transposeB === true;
+      const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
+      const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+      const n = tb ? bb.shape[rb - 2] : bb.shape[rb - 1];
+      const batchA = sizeOf(a.shape.slice(0, -2));
+      const batchB = sizeOf(bb.shape.slice(0, -2));
+      // Same batch dims, or one side a single matrix; other broadcasts go to the reference kernel.
+      const lead = (batchA >= batchB ? a.shape : bb.shape).slice(0, -2);
+      if (batchA !== batchB && Math.min(batchA, batchB) !== 1) return null;
+      if (batchA === batchB && ra !== rb) return null;
+      const batch = Math.max(batchA, batchB);
+      const out = matmul(rt, values(b, a), values(b, bb), batch, m, n, k, ta, tb);
+      return b.makeTensorInfo([...lead, m, n], "float32", out);
+    }),
+  ];
+}
+
+function binaryKernel(name: string, op: BinaryOp): tf.KernelConfig {
+  return withFallback(name, (inputs, b) => {
+    if (!allFloat(inputs, ["a", "b"])) return null;
+    const { a, b: bb } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const r = binary(op, values(b, a), a.shape, values(b, bb), bb.shape);
+    return r === null ? null : b.makeTensorInfo(r.shape, "float32", r.values);
+  });
+}
+
+function reduceKernel(name: string, mean: boolean): tf.KernelConfig {
+  return withFallback(name, (inputs, b, attrs) => {
+    if (!allFloat(inputs, ["x"])) return null;
+    const x = inputs.x as tf.TensorInfo;
+    const axes = normAxes(attrs.axis as number | number[] | undefined, x.shape.length);
+    if (axes === null) return null;
+    const r = reduce(values(b, x), x.shape, axes, attrs.keepDims === true, mean);
+    return r === null ? null : b.makeTensorInfo(r.shape, "float32", r.values);
+  });
+}
+
+/** Kernels whose tfjs cpu versions are slow for memory-bound reasons (see elementwise.ts). */
+function memoryKernels(): tf.KernelConfig[] {
+  return [
+    withFallback(tf.Relu, (inputs, b) => {
+      if (!allFloat(inputs, ["x"])) return null;
+      const x = inputs.x as tf.TensorInfo;
+      return b.makeTensorInfo(x.shape, "float32", relu(values(b, x)));
+    }),
+    withFallback(tf.Step, (inputs, b, attrs) => {
+      if (!allFloat(inputs, ["x"])) return null;
+      const x = inputs.x as tf.TensorInfo;
+      return b.makeTensorInfo(x.shape, "float32", step(values(b, x), Number(attrs.alpha ?? 0)));
+    }),
+    withFallback(tf.Transpose, (inputs, b, attrs) => {
+      if (!allFloat(inputs, ["x"])) return null;
+      const x = inputs.x as tf.TensorInfo;
+      const r = transpose(values(b, x), x.shape, attrs.perm as number[]);
+      return b.makeTensorInfo(r.shape, "float32", r.values);
+    }),
+    withFallback(tf.Square, (inputs, b) => {
+      if (!allFloat(inputs, ["x"])) return null;
+      const x = inputs.x as tf.TensorInfo;
+      return b.makeTensorInfo(x.shape, "float32", square(values(b, x)));
+    }),
+    withFallback(tf.FusedBatchNorm, (inputs, b, attrs) => {
+      const names = ["x", "mean", "variance", "offset", "scale"].filter((n) => inputs[n]);
+      if (!allFloat(inputs, names)) return null;
+      const x = inputs.x as tf.TensorInfo;
+      const get = (n: string) => (inputs[n] === undefined ? null : values(b, inputs[n]!));
+      const channels = x.shape[x.shape.length - 1] ?? 1;
+      const out = batchNorm(
+        values(b, x),
+        channels,
+        get("mean")!,
+        get("variance")!,
+        get("offset"),
+        get("scale"),
+        Number(attrs.varianceEpsilon ?? 0.001),
+      );
+      return out === null ? null : b.makeTensorInfo(x.shape, "float32", out);
+    }),
+    binaryKernel(tf.Add, "add"),
+    binaryKernel(tf.Sub, "sub"),
+    binaryKernel(tf.Multiply, "mul"),
+    binaryKernel(tf.RealDiv, "div"),
+    reduceKernel(tf.Sum, false),
+    reduceKernel(tf.Mean, true),
+    withFallback(tf.Slice, (inputs, b, attrs) => {
+      if (!allFloat(inputs, ["x"])) return null;
+      const x = inputs.x as tf.TensorInfo;
+      const [begin, size] = tf.slice_util.parseSliceParams(
+        x as tf.Tensor,
+        attrs.begin as number[],
+        attrs.size as number[],
+      );
+      return b.makeTensorInfo(size, "float32", slice(values(b, x), x.shape, begin, size));
+    }),
+    withFallback(tf.PadV2, (inputs, b, attrs) => {
+      if (!allFloat(inputs, ["x"])) return null;
+      const x = inputs.x as tf.TensorInfo;
+      const paddings = attrs.paddings as [number, number][];
+      const r = pad(values(b, x), x.shape, paddings, Number(attrs.constantValue ?? 0));
+      return b.makeTensorInfo(r.shape, "float32", r.values);
+    }),
+  ];
+}
+
+function sizeOf(shape: number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
+}
+
+function defaultThreads(): number {
+  const n = typeof navigator !== "undefined" ? navigator.hardwareConcurrency : 1;
+  return Math.max(1, Math.min(16, n || 1));
+}
+
+/**
+ * Registers the fast CPU backend with tfjs under the name "teskd-cpu" (idempotent) and returns
+ * what engine runs it. Every tfjs cpu kernel is available; convolutions (plain and fused) and
+ * matrix products run as WebAssembly SIMD kernels on `threads` threads (default: all cores), and
+ * the memory-bound ops of a training step (broadcasting arithmetic, reductions, ReLU, batch norm,
+ * transpose, slice, pad) have faster TypeScript versions. The first call decides the thread count;
+ * later calls return the same registration.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const info = await registerFastCpuBackend();
+ * await tf.setBackend(info.name);
+ * ```
+ */
+export function registerFastCpuBackend(
+  opts: { threads?: number } = {},
+): Promise<FastCpuBackendInfo> {
+  const threads = opts.threads ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    return Promise.reject(
+      new Error(`registerFastCpuBackend: threads must be an integer in 1..64, got ${threads}`),
+    );
+  }
+  if (registered === null) {
+    registered = setup(threads).catch((e) => {
+      registered = null; // let a later call retry
+      throw e;
+    });
+  }
+  return registered;
+}
+
+async function setup(threads: number): Promise<FastCpuBackendInfo> {
+  // Relaxed SIMD (fused multiply-add) where the runtime validates it, plain SIMD otherwise.
+  const relaxed = await Deno.readFile(WASM_URLS.relaxed);
+  const rt = WebAssembly.validate(relaxed as Uint8Array<ArrayBuffer>)
+    ? await KernelRuntime.create(relaxed, threads, "wasm-simd-relaxed")
+    : await KernelRuntime.create(await Deno.readFile(WASM_URLS.simd), threads, "wasm-simd");
+  runtime = rt;
+  const fast = [...fastKernels(rt), ...memoryKernels()];
+  const replaced = new Set(fast.map((k) => k.kernelName));
+  tf.registerBackend(BACKEND_NAME, () => {
+    const backend = new tf.MathBackendCPU();
+    // The cpu backend's first write prints advice to install tfjs-node, which does not apply here.
+    (backend as unknown as { firstUse: boolean }).firstUse = false;
+    return backend;
+  }, 0);
+  for (const k of tf.getKernelsForBackend("cpu")) {
+    if (!replaced.has(k.kernelName)) tf.registerKernel({ ...k, backendName: BACKEND_NAME });
+  }
+  for (const k of fast) tf.registerKernel(k);
+  return { name: BACKEND_NAME, engine: rt.engine, threads: rt.threads };
+}

@@ -1,0 +1,542 @@
+/**
+ * One-stage joint training (TESKD, or the teacher alone for the baseline): SGD over epochs of batches,
+ * evaluation of every head (top-1, top-5) after each epoch, a history of per-epoch records,
+ * cancellation between steps, NaN/Inf detection, and atomic checkpoints.
+ *
+ * The loop, per step: forward in training mode and loss under `tf.variableGrads`, read the loss (the
+ * one sync point, which also lets the event loop run for interrupts and progress), refuse a
+ * non-finite loss or gradient, set the scheduled learning rate, SGD step, dispose everything.
+ *
+ * Choices that differ from the official code, on purpose:
+ * - Logged training loss terms and accuracies are averaged over the whole epoch (weighted by batch
+ *   size), not taken from the last batch as the official log does.
+ * - The trainer draws no random numbers: shuffling and augmentation are functions of (seed, epoch) in
+ *   the data source, so the epoch index is the whole RNG state and a resumed run is bit-for-bit the
+ *   uninterrupted one.
+ *
+ * @example
+ * ```ts
+ * const trainer = new Trainer({
+ *   model, loss: (out, y) => teskdLoss(out, y), heads: teskdHeads,
+ *   data: trainSource, evalData: testSource,
+ *   optimizer: { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+ *   schedule: { kind: "multistep", baseLr: 0.1, epochs: 200 },
+ *   onEpoch: (r) => console.log(r.epoch, r.eval.teacher.top1),
+ * });
+ * await trainer.fit();          // interrupt and call fit() again to continue where it stopped
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import type { Batch } from "../data/types.ts";
+import type { Module } from "../nn/module.ts";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { learningRate, type ScheduleConfig, validateSchedule } from "./schedule.ts";
+import { SGD, type SGDOptions } from "./sgd.ts";
+
+/** Anything that yields the batches of an epoch (the data layer's `BatchSource` fits). */
+export interface TrainData {
+  /** The batches of epoch `e` (0-based); the same `e` must always give the same batches. */
+  epoch(e: number): AsyncIterable<Batch>;
+  /** Batches per epoch, when known (needed by per-step schedules and for progress). */
+  readonly batchesPerEpoch?: number;
+}
+
+/** A module with a forward pass producing outputs of type `O`. */
+export type TrainableModel<O> = Module & { forward(x: tf.Tensor): O };
+
+/** Loss of a batch: the total to minimise and named terms to log. */
+export interface LossResult {
+  /** What is minimised. */
+  total: tf.Scalar;
+  /** Named parts (e.g. ce, kd, fea), logged as epoch averages. */
+  terms: Record<string, tf.Scalar>;
+}
+
+/** Computes the loss from the model's outputs and the int32 labels. */
+export type LossFn<O> = (outputs: O, labels: tf.Tensor1D) => LossResult;
+
+/** Names the heads to score: logits `[batch, classes]` by head name (e.g. teacher, 8x8, 16x16). */
+export type HeadsFn<O> = (outputs: O) => Record<string, tf.Tensor2D>;
+
+/** Accuracy of one head, in percent. */
+export interface HeadAccuracy {
+  /** Top-1 accuracy, percent. */
+  top1: number;
+  /** Top-5 accuracy, percent (top-k with k = classes when there are fewer than 5). */
+  top5: number;
+}
+
+/** What happened in one epoch. */
+export interface EpochRecord {
+  /** 0-based epoch index. */
+  epoch: number;
+  /** Learning rate at the epoch's first step. */
+  lr: number;
+  /** Mean total loss over the epoch's training batches (weighted by batch size). */
+  loss: number;
+  /** Mean of each loss term over the epoch. */
+  terms: Record<string, number>;
+  /** Training top-1 of each head over the epoch (percent, running weights: a cheap indicator). */
+  trainTop1: Record<string, number>;
+  /** Evaluation accuracy of each head (empty without evaluation data). */
+  eval: Record<string, HeadAccuracy>;
+  /** Mean total loss on the evaluation data (inference mode), when evaluated. */
+  evalLoss?: number;
+  /** Training images seen. */
+  images: number;
+  /** Optimizer steps in this epoch. */
+  steps: number;
+  /** Global optimizer step count at the end of the epoch. */
+  globalStep: number;
+  /** Training wall time (seconds), evaluation excluded. */
+  trainSeconds: number;
+  /** Evaluation wall time (seconds). */
+  evalSeconds: number;
+  /** Training throughput, images per second. */
+  imagesPerSecond: number;
+}
+
+/** Progress of one step, for progress views. */
+export interface StepInfo {
+  /** 0-based epoch. */
+  epoch: number;
+  /** 0-based step within the epoch. */
+  step: number;
+  /** Steps in the epoch, when known. */
+  batchesPerEpoch?: number;
+  /** Global step count after this step. */
+  globalStep: number;
+  /** Total loss of this batch. */
+  loss: number;
+  /** Loss terms of this batch. */
+  terms: Record<string, number>;
+  /** Learning rate used. */
+  lr: number;
+  /** Global L2 norm of the gradient (before weight decay). */
+  gradNorm: number;
+  /** Images in this batch. */
+  images: number;
+  /** Images per second of this step. */
+  imagesPerSecond: number;
+}
+
+/** Thrown when a loss term or the gradient is NaN or infinite; nothing was updated by that step. */
+export class NonFiniteLossError extends Error {
+  /** @param message what was non-finite, and where */
+  constructor(
+    message: string,
+    /** Epoch of the bad step. */
+    readonly epoch: number,
+    /** Step within the epoch. */
+    readonly step: number,
+    /** The loss terms of the bad step. */
+    readonly terms: Record<string, number>,
+  ) {
+    super(message);
+    this.name = "NonFiniteLossError";
+  }
+}
+
+/** Options of {@link Trainer}. */
+export interface TrainerOptions<O> {
+  /** The model (its parameters are trained, its buffers follow BatchNorm). */
+  model: TrainableModel<O>;
+  /** The loss of a batch. */
+  loss: LossFn<O>;
+  /** The heads to score. */
+  heads: HeadsFn<O>;
+  /** Training data. */
+  data: TrainData;
+  /** Evaluation data (scored after every epoch when given). */
+  evalData?: TrainData;
+  /** SGD settings (the learning rate comes from the schedule), or a ready optimizer. */
+  optimizer: Omit<SGDOptions, "lr"> | SGD;
+  /** The learning-rate schedule; `schedule.epochs` is the default number of epochs. */
+  schedule: ScheduleConfig;
+  /** Write `last.safetensors` (atomically) here after every epoch. */
+  checkpointDir?: string;
+  /** Saved in checkpoint metadata (the run's configuration, JSON-serialisable). */
+  config?: unknown;
+  /** The seed the model and data were built from; recorded in checkpoints. */
+  seed?: number;
+  /** Called after every step (synchronously: keep it cheap). */
+  onStep?: (info: StepInfo) => void;
+  /** Called after every epoch's record is added to the history (awaited). */
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
+}
+
+/** Options of {@link Trainer.fit}. */
+export interface FitOptions {
+  /** Train until this many epochs are complete. Default `schedule.epochs`. */
+  epochs?: number;
+  /**
+   * Stops the run between steps (throws the signal's reason; the trainer stays usable and `fit`
+   * continues where it stopped). Default: the Jupyter kernel's interrupt signal for the current cell,
+   * when running in the teskd kernel.
+   */
+  signal?: AbortSignal;
+}
+
+/** Symbol under which the teskd kernel exposes a getter returning the running cell's AbortSignal. */
+export const KERNEL_INTERRUPT_SIGNAL = Symbol.for("teskd.kernel.interruptSignal");
+
+/** The kernel's interrupt signal for the current cell, when there is one (never imports the kernel). */
+export function kernelInterruptSignal(): AbortSignal | undefined {
+  const g = (globalThis as unknown as Record<symbol, unknown>)[KERNEL_INTERRUPT_SIGNAL];
+  const v = typeof g === "function" ? (g as () => unknown)() : g;
+  return v instanceof AbortSignal ? v : undefined;
+}
+
+/** What one step measured. */
+interface StepResult {
+  total: number;
+  terms: Record<string, number>;
+  correct: Record<string, number>;
+  gradNorm: number;
+}
+
+/** Running sums of the epoch in progress (kept across an interruption). */
+interface EpochProgress {
+  epoch: number;
+  batchesDone: number;
+  trainDone: boolean;
+  lr: number;
+  images: number;
+  lossSum: number;
+  termSums: Record<string, number>;
+  correctSums: Record<string, number>;
+  trainSeconds: number;
+}
+
+/** Trains a model; see the module documentation. */
+export class Trainer<O> {
+  /** The model being trained. */
+  readonly model: TrainableModel<O>;
+  /** The optimizer. */
+  readonly optimizer: SGD;
+  /** One record per completed epoch. */
+  readonly history: EpochRecord[] = [];
+  readonly #opts: TrainerOptions<O>;
+  #epoch = 0;
+  #step = 0;
+  #progress: EpochProgress | undefined;
+  #running = false;
+
+  /** @param opts model, loss, data, optimizer, schedule and callbacks */
+  constructor(opts: TrainerOptions<O>) {
+    validateSchedule(opts.schedule);
+    this.#opts = opts;
+    this.model = opts.model;
+    this.optimizer = opts.optimizer instanceof SGD
+      ? opts.optimizer
+      : new SGD(opts.model.namedParameters(), { ...opts.optimizer, lr: opts.schedule.baseLr });
+  }
+
+  /** Completed epochs (the 0-based index of the next epoch). */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Optimizer steps taken. */
+  get globalStep(): number {
+    return this.#step;
+  }
+
+  /**
+   * Trains until `epochs` epochs are complete, evaluating and recording each one.
+   *
+   * @returns the history (all epochs so far)
+   * @throws the abort reason when cancelled; {@link NonFiniteLossError} on a NaN/Inf loss or gradient
+   *   (the step is not applied and BatchNorm statistics are restored)
+   */
+  async fit(opts: FitOptions = {}): Promise<EpochRecord[]> {
+    if (this.#running) throw new Error("Trainer.fit: already running");
+    const epochs = opts.epochs ?? this.#opts.schedule.epochs;
+    const signal = opts.signal ?? kernelInterruptSignal();
+    this.#running = true;
+    try {
+      while (this.#epoch < epochs) {
+        signal?.throwIfAborted();
+        const p = this.#progress ?? this.#newProgress(this.#epoch);
+        this.#progress = p;
+        if (!p.trainDone) await this.#trainEpoch(p, signal);
+        const started = performance.now();
+        const ev = this.#opts.evalData
+          ? await this.#evaluate(this.#opts.evalData, signal)
+          : undefined;
+        const record = this.#record(p, ev, (performance.now() - started) / 1000);
+        this.history.push(record);
+        this.#progress = undefined;
+        this.#epoch++;
+        if (this.#opts.checkpointDir !== undefined) {
+          await this.save(join(this.#opts.checkpointDir, "last.safetensors"));
+        }
+        await this.#opts.onEpoch?.(record);
+      }
+    } finally {
+      this.#running = false;
+      this.model.train(true);
+    }
+    return this.history;
+  }
+
+  /** Scores every head on `data` in inference mode. */
+  async evaluate(data: TrainData, signal?: AbortSignal): Promise<Record<string, HeadAccuracy>> {
+    return (await this.#evaluate(data, signal)).accuracy;
+  }
+
+  /** Writes a checkpoint of the model, optimizer, position, history and config (atomically). */
+  async save(path: string): Promise<void> {
+    if (this.#progress !== undefined) {
+      throw new Error("Trainer.save: an epoch is half done; checkpoints are taken between epochs");
+    }
+    await saveCheckpoint(path, this.model, {
+      optimizer: this.optimizer,
+      epoch: this.#epoch,
+      step: this.#step,
+      rng: JSON.stringify({ seed: this.#opts.seed ?? null, scheme: "data source: f(seed, epoch)" }),
+      config: this.#opts.config,
+      history: this.history,
+    });
+  }
+
+  /** Restores model, optimizer, position and history from a checkpoint written by {@link save}. */
+  async resume(path: string): Promise<void> {
+    if (this.#running) throw new Error("Trainer.resume: cannot resume while fit() runs");
+    const info = await loadCheckpoint(path, this.model, { optimizer: this.optimizer });
+    this.#epoch = info.epoch;
+    this.#step = info.step;
+    this.#progress = undefined;
+    this.history.splice(0, this.history.length, ...((info.history ?? []) as EpochRecord[]));
+  }
+
+  #newProgress(epoch: number): EpochProgress {
+    return {
+      epoch,
+      batchesDone: 0,
+      trainDone: false,
+      lr: NaN,
+      images: 0,
+      lossSum: 0,
+      termSums: {},
+      correctSums: {},
+      trainSeconds: 0,
+    };
+  }
+
+  async #trainEpoch(p: EpochProgress, signal: AbortSignal | undefined): Promise<void> {
+    const { model, data, schedule } = this.#opts;
+    model.train(true);
+    let index = 0;
+    for await (const batch of data.epoch(p.epoch)) {
+      if (index++ < p.batchesDone) continue; // resuming an interrupted epoch: same batches, skip done ones
+      await yieldToEventLoop(signal); // lets an interrupt (a message or timer event) abort the signal
+      signal?.throwIfAborted();
+      const started = performance.now();
+      const lr = learningRate(schedule, p.epoch, p.batchesDone, data.batchesPerEpoch);
+      const r = await this.#trainStep(batch, lr, p);
+      const seconds = (performance.now() - started) / 1000;
+      this.#step++;
+      if (p.batchesDone === 0) p.lr = lr;
+      p.batchesDone++;
+      p.images += batch.n;
+      p.trainSeconds += seconds;
+      p.lossSum += r.total * batch.n;
+      for (const [k, v] of Object.entries(r.terms)) {
+        p.termSums[k] = (p.termSums[k] ?? 0) + v * batch.n;
+      }
+      for (const [h, c] of Object.entries(r.correct)) {
+        p.correctSums[h] = (p.correctSums[h] ?? 0) + c;
+      }
+      this.#opts.onStep?.({
+        epoch: p.epoch,
+        step: p.batchesDone - 1,
+        batchesPerEpoch: data.batchesPerEpoch,
+        globalStep: this.#step,
+        loss: r.total,
+        terms: r.terms,
+        lr,
+        gradNorm: r.gradNorm,
+        images: batch.n,
+        imagesPerSecond: batch.n / seconds,
+      });
+    }
+    if (p.batchesDone === 0) {
+      throw new Error(`Trainer: epoch ${p.epoch} of the training data is empty`);
+    }
+    p.trainDone = true;
+  }
+
+  /** One optimizer step; on any failure nothing is changed (BatchNorm statistics are restored). */
+  async #trainStep(batch: Batch, lr: number, p: EpochProgress): Promise<StepResult> {
+    const { model, loss, heads } = this.#opts;
+    const params = model.namedParameters();
+    const buffers = model.namedBuffers();
+    const saved = buffers.map((b) => b.variable.clone()); // shares data: cheap
+    const x = tf.tensor4d(batch.x, [batch.n, batch.height, batch.width, batch.channels]);
+    const y = tf.tensor1d(batch.y, "int32");
+    const owned: tf.Tensor[] = [x, y, ...saved];
+    try {
+      let names: string[] = [];
+      let headNames: string[] = [];
+      let stats: tf.Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const out = model.forward(x);
+        const l = loss(out, y);
+        const hs = heads(out);
+        names = Object.keys(l.terms);
+        headNames = Object.keys(hs);
+        // [total, ...terms, ...correct top-1 per head], read back in one transfer
+        stats = tf.keep(tf.stack([
+          l.total,
+          ...names.map((n) => l.terms[n]),
+          ...headNames.map((h) => correct(hs[h], y, 1)),
+        ]));
+        return l.total;
+      }, params.map((q) => q.variable));
+      owned.push(value, stats!, ...Object.values(grads));
+      // Parameters the loss does not reach get no gradient and are skipped, as in PyTorch.
+      const gradByName = new Map(
+        params.filter((q) => grads[q.variable.name] !== undefined)
+          .map((q) => [q.name, grads[q.variable.name]]),
+      );
+      const sq = tf.tidy(() => tf.addN([...gradByName.values()].map((g) => tf.sum(tf.square(g)))));
+      owned.push(sq);
+      const [v, sqv] = await Promise.all([stats!.data(), sq.data()]);
+      const total = v[0];
+      const terms = Object.fromEntries(names.map((n, i) => [n, v[1 + i]]));
+      const correctByHead = Object.fromEntries(
+        headNames.map((h, i) => [h, v[1 + names.length + i]]),
+      );
+      const gradNorm = Math.sqrt(sqv[0]);
+      if (!Number.isFinite(total) || names.some((n) => !Number.isFinite(terms[n]))) {
+        throw this.#nonFinite(`loss is not finite (${describe(total, terms)})`, p, terms);
+      }
+      if (!Number.isFinite(gradNorm)) {
+        throw this.#nonFinite(`gradient norm is ${gradNorm} (${describe(total, terms)})`, p, terms);
+      }
+      this.optimizer.lr = lr;
+      this.optimizer.step(gradByName);
+      return { total, terms, correct: correctByHead, gradNorm };
+    } catch (e) {
+      buffers.forEach((b, i) => b.variable.assign(saved[i]));
+      throw e;
+    } finally {
+      tf.dispose(owned);
+    }
+  }
+
+  async #evaluate(
+    data: TrainData,
+    signal: AbortSignal | undefined,
+  ): Promise<{ accuracy: Record<string, HeadAccuracy>; loss: number }> {
+    const { model, heads, loss } = this.#opts;
+    const wasTraining = model.training;
+    model.eval();
+    const counts: Record<string, [number, number]> = {};
+    let n = 0;
+    let lossSum = 0;
+    try {
+      for await (const batch of data.epoch(0)) {
+        await yieldToEventLoop(signal);
+        signal?.throwIfAborted();
+        let headNames: string[] = [];
+        const stats = tf.tidy(() => {
+          const x = tf.tensor4d(batch.x, [batch.n, batch.height, batch.width, batch.channels]);
+          const y = tf.tensor1d(batch.y, "int32");
+          const out = model.forward(x);
+          const hs = heads(out);
+          headNames = Object.keys(hs);
+          return tf.stack([
+            loss(out, y).total,
+            ...headNames.flatMap((h) => [correct(hs[h], y, 1), correct(hs[h], y, 5)]),
+          ]);
+        });
+        const v = await stats.data();
+        stats.dispose();
+        lossSum += v[0] * batch.n;
+        headNames.forEach((h, i) => {
+          const c = counts[h] ?? (counts[h] = [0, 0]);
+          c[0] += v[1 + 2 * i];
+          c[1] += v[2 + 2 * i];
+        });
+        n += batch.n;
+      }
+    } finally {
+      model.train(wasTraining);
+    }
+    if (n === 0) throw new Error("Trainer: the evaluation data yielded no images");
+    const accuracy: Record<string, HeadAccuracy> = {};
+    for (const [h, [c1, c5]] of Object.entries(counts)) {
+      accuracy[h] = { top1: (100 * c1) / n, top5: (100 * c5) / n };
+    }
+    return { accuracy, loss: lossSum / n };
+  }
+
+  #record(
+    p: EpochProgress,
+    ev: { accuracy: Record<string, HeadAccuracy>; loss: number } | undefined,
+    evalSeconds: number,
+  ): EpochRecord {
+    const mean = (o: Record<string, number>, scale = 1) =>
+      Object.fromEntries(Object.entries(o).map(([k, v]) => [k, (scale * v) / p.images]));
+    return {
+      epoch: p.epoch,
+      lr: p.lr,
+      loss: p.lossSum / p.images,
+      terms: mean(p.termSums),
+      trainTop1: mean(p.correctSums, 100),
+      eval: ev?.accuracy ?? {},
+      ...(ev ? { evalLoss: ev.loss } : {}),
+      images: p.images,
+      steps: p.batchesDone,
+      globalStep: this.#step,
+      trainSeconds: p.trainSeconds,
+      evalSeconds,
+      imagesPerSecond: p.images / p.trainSeconds,
+    };
+  }
+
+  #nonFinite(what: string, p: EpochProgress, terms: Record<string, number>): NonFiniteLossError {
+    return new NonFiniteLossError(
+      `Trainer: at epoch ${p.epoch}, step ${p.batchesDone} (global step ${this.#step}), the ${what}. ` +
+        `The step was not applied: weights, optimizer, BatchNorm statistics and checkpoints are as ` +
+        `before it. Lower the learning rate or check the data and loss weights.`,
+      p.epoch,
+      p.batchesDone,
+      terms,
+    );
+  }
+}
+
+/**
+ * Resolves after pending events (messages, due timers) have run. Awaiting tensor reads alone only runs
+ * microtasks on the CPU backend, so without this an interrupt would wait for the whole run. Also
+ * resolves when `signal` aborts: a kernel may cancel a cell's timers when it interrupts the cell.
+ */
+function yieldToEventLoop(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(id);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const id = setTimeout(done, 0);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Number of samples whose label is among the top-k logits (k capped at the number of classes). */
+function correct(logits: tf.Tensor2D, labels: tf.Tensor1D, k: number): tf.Scalar {
+  const kk = Math.min(k, logits.shape[1]);
+  const top = tf.topk(logits, kk).indices;
+  return tf.cast(tf.sum(tf.any(tf.equal(top, labels.reshape([-1, 1])), 1)), "float32") as tf.Scalar;
+}
+
+function describe(total: number, terms: Record<string, number>): string {
+  const parts = Object.entries(terms).map(([k, v]) => `${k} ${v}`);
+  return `total ${total}${parts.length ? ", " + parts.join(", ") : ""}`;
+}

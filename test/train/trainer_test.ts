@@ -1,0 +1,306 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../lib/backend/mod.ts";
+import {
+  type EpochRecord,
+  KERNEL_INTERRUPT_SIGNAL,
+  type LossResult,
+  NonFiniteLossError,
+  type StepInfo,
+  Trainer,
+  type TrainerOptions,
+} from "../../lib/train/trainer.ts";
+import { TinyNet, type TinyOutput, ToyData } from "./tiny_model.ts";
+import { createTeskd } from "../../lib/models/zoo.ts";
+import { teskdLoss } from "../../lib/losses/teskd.ts";
+import type { TeskdOutput } from "../../lib/models/teskd.ts";
+import { teskdHeads } from "../../lib/train/experiment.ts";
+
+await initBackend("cpu");
+
+const CLASSES = 6;
+
+function ceLoss(out: TinyOutput, y: tf.Tensor1D): LossResult {
+  const oh = tf.oneHot(y, CLASSES);
+  const teacher = tf.losses.softmaxCrossEntropy(oh, out.teacher.logits) as tf.Scalar;
+  const student = tf.losses.softmaxCrossEntropy(oh, out.students["8x8"]!.logits) as tf.Scalar;
+  return { total: tf.add(teacher, student), terms: { ce_teacher: teacher, ce_8x8: student } };
+}
+
+function heads(out: TinyOutput): Record<string, tf.Tensor2D> {
+  const h: Record<string, tf.Tensor2D> = { teacher: out.teacher.logits };
+  if (out.students["8x8"]) h["8x8"] = out.students["8x8"].logits;
+  return h;
+}
+
+function makeTrainer(
+  extra: Partial<TrainerOptions<TinyOutput>> = {},
+  modelSeed = 1,
+): Trainer<TinyOutput> {
+  return new Trainer<TinyOutput>({
+    model: new TinyNet({ seed: modelSeed, classes: CLASSES, student: true }),
+    loss: ceLoss,
+    heads,
+    data: new ToyData(24, 8, CLASSES, 3),
+    evalData: new ToyData(12, 6, CLASSES, 4),
+    optimizer: { momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+    schedule: { kind: "multistep", baseLr: 0.05, epochs: 3, milestones: [2] },
+    seed: 27,
+    ...extra,
+  });
+}
+
+function weights(t: Trainer<TinyOutput>): Map<string, Float32Array> {
+  const sd = t.model.stateDict();
+  const out = new Map([...sd].map(([k, v]) => [k, v.dataSync() as Float32Array]));
+  tf.dispose([...sd.values()]);
+  return out;
+}
+
+function assertSameWeights(a: Map<string, Float32Array>, b: Map<string, Float32Array>): void {
+  assert.deepEqual([...a.keys()], [...b.keys()]);
+  for (const [k, v] of a) assert.deepEqual(b.get(k), v, k);
+}
+
+/** The parts of a record that do not depend on timing. */
+function stable(r: EpochRecord): unknown {
+  const { trainSeconds: _t, evalSeconds: _e, imagesPerSecond: _i, ...rest } = r;
+  return rest;
+}
+
+function dispose(t: Trainer<TinyOutput>): void {
+  t.optimizer.dispose();
+  t.model.dispose();
+}
+
+Deno.test("trainer: epochs, per-epoch averages (not the last batch), accuracies, lr, no tensor leak", async () => {
+  const steps: StepInfo[] = [];
+  const stepTensors: number[] = [];
+  const epochTensors: number[] = [];
+  const t = makeTrainer({
+    onStep: (s) => {
+      steps.push(s);
+      stepTensors.push(tf.memory().numTensors);
+    },
+    onEpoch: () => {
+      epochTensors.push(tf.memory().numTensors);
+    },
+  });
+  const history = await t.fit();
+  assert.equal(history.length, 3);
+  assert.equal(steps.length, 9);
+  // After the first step created the momentum buffers, the tensor count never moves.
+  assert.ok(stepTensors.slice(1).every((n) => n === stepTensors[1]), `${stepTensors}`);
+  assert.ok(
+    epochTensors.every((n) => n === stepTensors[1]),
+    `${epochTensors} vs ${stepTensors[1]}`,
+  );
+  assert.deepEqual(history.map((r) => r.lr), [0.05, 0.05, 0.005000000000000001]);
+  for (const r of history) {
+    const mine = steps.filter((s) => s.epoch === r.epoch);
+    const n = mine.reduce((a, s) => a + s.images, 0);
+    assert.equal(r.images, 24);
+    assert.equal(r.steps, 3);
+    for (const term of ["ce_teacher", "ce_8x8"]) {
+      const mean = mine.reduce((a, s) => a + s.terms[term] * s.images, 0) / n;
+      assert.ok(Math.abs(r.terms[term] - mean) < 1e-6, `${term}: ${r.terms[term]} vs ${mean}`);
+    }
+    assert.ok(Math.abs(r.loss - (r.terms.ce_teacher + r.terms.ce_8x8)) < 1e-5);
+    assert.deepEqual(Object.keys(r.eval).sort(), ["8x8", "teacher"]);
+    for (const h of Object.values(r.eval)) {
+      assert.ok(h.top1 >= 0 && h.top1 <= h.top5 && h.top5 <= 100);
+      assert.equal((h.top1 * 12 / 100) % 1 < 1e-9 || (h.top1 * 12 / 100) % 1 > 1 - 1e-9, true);
+    }
+    assert.ok(Number.isFinite(r.evalLoss!));
+    assert.ok(r.imagesPerSecond > 0 && r.trainSeconds > 0);
+    assert.ok(steps.every((s) => s.gradNorm > 0 && Number.isFinite(s.gradNorm)));
+  }
+  assert.ok(history[2].loss < history[0].loss, `loss ${history.map((r) => r.loss)}`);
+  assert.equal(history[2].globalStep, 9);
+  dispose(t);
+});
+
+Deno.test("trainer: deterministic, and an abort mid-epoch resumes to the identical result", async () => {
+  const ref = makeTrainer();
+  await ref.fit();
+
+  const ctrl = new AbortController();
+  const t = makeTrainer({ onStep: (s) => s.globalStep === 4 && ctrl.abort() });
+  await assert.rejects(() => t.fit({ signal: ctrl.signal }), (e: unknown) => {
+    assert.equal((e as Error).name, "AbortError");
+    return true;
+  });
+  assert.equal(t.epoch, 1); // epoch 0 done, epoch 1 interrupted after its first step
+  assert.equal(t.globalStep, 4);
+  assert.equal(t.history.length, 1);
+  assert.equal(t.model.training, true);
+  await t.fit();
+  assert.deepEqual(t.history.map(stable), ref.history.map(stable));
+  assertSameWeights(weights(t), weights(ref));
+  dispose(ref);
+  dispose(t);
+});
+
+Deno.test("trainer: the kernel's interrupt signal (well-known global getter) stops fit by default", async () => {
+  const ctrl = new AbortController();
+  Object.defineProperty(globalThis, KERNEL_INTERRUPT_SIGNAL, {
+    get: () => ctrl.signal,
+    configurable: true,
+  });
+  try {
+    const t = makeTrainer({
+      onStep: (s) => s.globalStep === 2 && ctrl.abort(new Error("interrupted")),
+    });
+    await assert.rejects(() => t.fit(), /interrupted/);
+    assert.equal(t.globalStep, 2);
+    dispose(t);
+  } finally {
+    delete (globalThis as unknown as Record<symbol, unknown>)[KERNEL_INTERRUPT_SIGNAL];
+  }
+});
+
+Deno.test("trainer: an abort fired by an event (timer or message) while training stops it between steps", async () => {
+  const ctrl = new AbortController();
+  const t = makeTrainer({ onStep: (s) => s.globalStep === 2 && setTimeout(() => ctrl.abort(), 0) });
+  await assert.rejects(
+    () => t.fit({ signal: ctrl.signal }),
+    (e: unknown) => (e as Error).name === "AbortError",
+  );
+  assert.ok(t.globalStep >= 2 && t.globalStep <= 3, `stopped at step ${t.globalStep}`);
+  dispose(t);
+  // The same with a message event, as a kernel's interrupt request arrives.
+  const ctrl2 = new AbortController();
+  const { port1, port2 } = new MessageChannel();
+  port1.onmessage = () => ctrl2.abort();
+  const t2 = makeTrainer({ onStep: (s) => s.globalStep === 2 && port2.postMessage("interrupt") });
+  await assert.rejects(
+    () => t2.fit({ signal: ctrl2.signal }),
+    (e: unknown) => (e as Error).name === "AbortError",
+  );
+  assert.ok(t2.globalStep >= 2 && t2.globalStep <= 3, `stopped at step ${t2.globalStep}`);
+  port1.close();
+  dispose(t2);
+});
+
+Deno.test("trainer: a NaN loss stops with a clear error and loses nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  let calls = 0;
+  let poison = 5; // the 5th training step (epoch 1, step 1) produces NaN
+  let before: Map<string, Float32Array> | undefined;
+  let ckptAfterEpoch0: Uint8Array | undefined;
+  const t = makeTrainer({
+    checkpointDir: dir,
+    loss: (out, y) => {
+      const l = ceLoss(out, y);
+      if (out.teacher.logits.shape[0] === 8 && ++calls === poison) {
+        return { total: tf.mul(l.total, NaN), terms: l.terms };
+      }
+      return l;
+    },
+    onStep: (s) => {
+      if (s.globalStep === 4) before = weights(t);
+    },
+    onEpoch: async () => {
+      ckptAfterEpoch0 ??= await Deno.readFile(join(dir, "last.safetensors"));
+    },
+  });
+  const count0 = tf.memory().numTensors;
+  await assert.rejects(() => t.fit(), (e: unknown) => {
+    assert.ok(e instanceof NonFiniteLossError);
+    assert.match(
+      e.message,
+      /at epoch 1, step 1 \(global step 4\), the loss is not finite \(total NaN/,
+    );
+    assert.match(e.message, /The step was not applied/);
+    assert.equal(e.epoch, 1);
+    return true;
+  });
+  // Weights, BatchNorm statistics and counters are those before the bad step; nothing leaked.
+  assertSameWeights(weights(t), before!);
+  assert.equal(t.globalStep, 4);
+  assert.ok(tf.memory().numTensors <= count0 + t.optimizer.params.size);
+  assert.deepEqual(await Deno.readFile(join(dir, "last.safetensors")), ckptAfterEpoch0);
+  // Training can go on once the cause is gone.
+  poison = -1;
+  await t.fit();
+  assert.equal(t.history.length, 3);
+  dispose(t);
+});
+
+Deno.test("trainer: resume from a checkpoint is bit-for-bit the uninterrupted run", async () => {
+  const dir = await Deno.makeTempDir();
+  const copy = join(dir, "after-epoch-1.safetensors");
+  const a = makeTrainer({
+    checkpointDir: dir,
+    onEpoch: async (r) => {
+      if (r.epoch === 1) await Deno.copyFile(join(dir, "last.safetensors"), copy);
+    },
+  });
+  await a.fit();
+  const b = makeTrainer({}, 42); // other initial weights: everything must come from the file
+  await b.resume(copy);
+  assert.equal(b.epoch, 2);
+  assert.equal(b.globalStep, 6);
+  assert.deepEqual(b.history.map(stable), a.history.slice(0, 2).map(stable));
+  await b.fit();
+  assertSameWeights(weights(b), weights(a));
+  assert.deepEqual(stable(b.history[2]), stable(a.history[2]));
+  dispose(a);
+  dispose(b);
+});
+
+Deno.test("trainer: the real TESKD model and loss (tiny width) train without leaking tensors", async () => {
+  const counts: number[] = [];
+  const model = createTeskd("cifarresnet18", {
+    numClasses: 4,
+    seed: 1,
+    widthMultiplier: 1 / 64,
+    levels: ["8x8", "16x16", "32x32"],
+  });
+  const t = new Trainer<TeskdOutput>({
+    model,
+    loss: (out, y) => teskdLoss(out, y),
+    heads: teskdHeads,
+    data: new ToyData(12, 4, 4, 5),
+    evalData: new ToyData(4, 4, 4, 6),
+    optimizer: { momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+    schedule: { baseLr: 0.1, epochs: 2 },
+    onStep: () => counts.push(tf.memory().numTensors),
+    onEpoch: () => {
+      counts.push(tf.memory().numTensors);
+    },
+  });
+  await t.fit();
+  assert.equal(counts.length, 8);
+  assert.ok(counts.slice(1).every((n) => n === counts[1]), `${counts}`);
+  const r = t.history[1];
+  assert.deepEqual(Object.keys(r.eval), ["teacher", "8x8", "16x16", "32x32"]);
+  for (const k of ["ce_sum", "kd_sum", "fea_sum", "ce_32x32", "kd_16x16", "fea_8x8"]) {
+    assert.ok(Number.isFinite(r.terms[k]), k);
+  }
+  t.optimizer.dispose();
+  model.dispose();
+});
+
+Deno.test("trainer: a per-step cosine schedule with warm-up sets the rate of every step", async () => {
+  const lrs: number[] = [];
+  const schedule = {
+    kind: "cosine" as const,
+    baseLr: 0.1,
+    epochs: 2,
+    warmupEpochs: 1,
+    perStep: true,
+  };
+  const t = makeTrainer({ schedule, evalData: undefined, onStep: (s) => lrs.push(s.lr) });
+  await t.fit();
+  // 3 steps per epoch: warm-up 0, 1/3, 2/3 of 0.1; then cosine over epoch 1: t = 1, 4/3, 5/3
+  const cos = (t: number) => 0.05 * (1 + Math.cos(Math.PI * (t - 1)));
+  const want = [0, 0.1 / 3, 0.2 / 3, cos(1), cos(4 / 3), cos(5 / 3)];
+  lrs.forEach((lr, i) =>
+    assert.ok(Math.abs(lr - want[i]) < 1e-12, `step ${i}: ${lr} vs ${want[i]}`)
+  );
+  assert.deepEqual(t.history[1].eval, {});
+  assert.equal(t.history[0].lr, 0);
+  dispose(t);
+});
