@@ -79,6 +79,8 @@ export function kernelSpec(denoPath: string, checkout = CHECKOUT_DIR): KernelSpe
       "--config",
       join(checkout, "deno.json"),
       join(checkout, "kernel", "main.ts"),
+      // The cell compiler type-checks against the same import map Deno runs with.
+      `--config=${join(checkout, "deno.json")}`,
       "{connection_file}",
     ],
     display_name: DISPLAY_NAME,

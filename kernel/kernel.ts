@@ -1,0 +1,679 @@
+/**
+ * The kernel: receives messages on shell/control/stdin, dispatches them through a table of
+ * handlers (like ipykernel's kernel base), and publishes status and outputs on iopub. User code
+ * runs in the executor worker, so heartbeat and control stay responsive while cells run.
+ *
+ * @example
+ * ```ts
+ * import { Kernel } from "./kernel.ts";
+ * const kernel = new Kernel(info, compiler, { typecheck: true, history });
+ * await kernel.start();
+ * await kernel.closed; // resolves after shutdown_request
+ * ```
+ * @module
+ */
+import type { ConnectionInfo } from "./connection.ts";
+import { Executor } from "./executor.ts";
+import type { CellOutcome, FromWorker } from "./executor_protocol.ts";
+import type { History } from "./history.ts";
+import {
+  bindSockets,
+  heartbeatEcho,
+  type KernelSockets,
+  QueuedSocket,
+  SocketPoller,
+} from "./sockets.ts";
+import { deserialize, type Header, type Message, newHeader, serialize, Signer } from "./wire.ts";
+import { PROTOCOL_VERSION } from "./wire.ts";
+
+/** Version of the teskd kernel. */
+export const KERNEL_VERSION = "0.1.0";
+
+/** A diagnostic of the cell compiler (see kernel/compiler/types.ts). */
+export interface Diagnostic {
+  category: "error" | "warning";
+  message: string;
+  line: number;
+  column: number;
+  code?: number;
+  ename: string;
+}
+
+/** What the kernel needs from the cell compiler (kernel/compiler/mod.ts provides it). */
+export interface CompilerLike {
+  compile(
+    code: string,
+    opts?: { typecheck?: boolean },
+  ): { ok: boolean; js?: string; diagnostics: Diagnostic[]; mapStack?(stack: string): string };
+  commit(code: string): void;
+  complete(code: string, cursorPos: number): {
+    matches: string[];
+    cursor_start: number;
+    cursor_end: number;
+    metadata: Record<string, unknown>;
+  };
+  inspect(code: string, cursorPos: number, detailLevel: 0 | 1): {
+    found: boolean;
+    data: Record<string, string>;
+  };
+  isComplete(code: string): { status: "complete" | "incomplete" | "invalid"; indent?: string };
+  /** Forget all committed cells (the runtime lost its state). */
+  reset?(): void;
+}
+
+/** Kernel settings. */
+export interface KernelOptions {
+  /** Type-check cells before running them (a cell opts out with `// @ts-nocheck`). */
+  typecheck: boolean;
+  history: History;
+  /** Language version shown in kernel_info (TypeScript's). */
+  languageVersion: string;
+}
+
+type Channel = "shell" | "control";
+type Handler = (msg: Message, channel: Channel) => Promise<void> | void;
+
+const PARENT_KEEP = 4096;
+
+/** One running kernel. */
+export class Kernel {
+  readonly session = crypto.randomUUID();
+  #signer: Signer;
+  #sockets!: KernelSockets;
+  #out!: { shell: QueuedSocket; control: QueuedSocket; stdin: QueuedSocket; iopub: QueuedSocket };
+  #executor: Executor;
+  #executionCount = 0;
+  #queue: Message[] = [];
+  #wake: (() => void) | null = null;
+  #parents = new Map<number, Message>();
+  #parentSeq = 0;
+  #commTargets = new Set<string>();
+  #comms = new Map<string, string>();
+  #pendingInputs: { requestId: number; sync: boolean }[] = [];
+  #running: Message | null = null;
+  #closing = false;
+  #closedResolve!: () => void;
+  /** Resolves when the kernel has shut down. */
+  readonly closed: Promise<void> = new Promise((r) => (this.#closedResolve = r));
+  #handlers: Record<string, Handler>;
+  #poller = new SocketPoller();
+  #commWaiters = new Map<number, () => void>();
+
+  constructor(
+    readonly info: ConnectionInfo,
+    readonly compiler: CompilerLike,
+    readonly options: KernelOptions,
+  ) {
+    this.#signer = new Signer(info.key);
+    this.#executor = new Executor((m) => this.#fromWorker(m));
+    this.#executor.onRestart = () => {
+      this.#commTargets.clear();
+      this.#comms.clear();
+      this.compiler.reset?.();
+    };
+    this.#handlers = {
+      kernel_info_request: (m, ch) => this.#kernelInfo(m, ch),
+      execute_request: (m) => this.#execute(m),
+      complete_request: (m) => this.#complete(m),
+      inspect_request: (m) => this.#inspect(m),
+      is_complete_request: (m) => this.#isComplete(m),
+      history_request: (m) => this.#history(m),
+      comm_info_request: (m) => this.#commInfo(m),
+      shutdown_request: (m, ch) => this.#shutdown(m, ch),
+      interrupt_request: (m, ch) => this.#interruptRequest(m, ch),
+    };
+  }
+
+  /** Binds the sockets, starts the worker and begins serving. */
+  async start(): Promise<void> {
+    this.#sockets = await bindSockets(this.info);
+    this.#out = {
+      shell: new QueuedSocket(this.#sockets.shell),
+      control: new QueuedSocket(this.#sockets.control),
+      stdin: new QueuedSocket(this.#sockets.stdin),
+      iopub: new QueuedSocket(this.#sockets.iopub),
+    };
+    this.#publish("status", { execution_state: "starting" }, null);
+    await this.#executor.start();
+    const hb = this.#sockets.heartbeat;
+    this.#poller.add(hb, heartbeatEcho(hb));
+    this.#poller.add(this.#sockets.control, (f) => this.#receive(f, "control"));
+    this.#poller.add(this.#sockets.shell, (f) => this.#receive(f, "shell"));
+    this.#poller.add(this.#sockets.stdin, (f) => this.#receiveStdin(f));
+    this.#shellLoop();
+    this.#publish("status", { execution_state: "idle" }, null);
+  }
+
+  /** Interrupts the running cell (SIGINT and interrupt_request both come here). */
+  interrupt(): void {
+    // Pending input requests die with the cell; a late input_reply is then ignored.
+    this.#pendingInputs = [];
+    this.#executor.interrupt();
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  #message(
+    msgType: string,
+    content: Record<string, unknown>,
+    parent: Message | null,
+    identities: Uint8Array[] = [],
+    metadata: Record<string, unknown> = {},
+    buffers: Uint8Array[] = [],
+  ): Uint8Array[] {
+    return serialize(this.#signer, {
+      identities,
+      header: newHeader(msgType, this.session),
+      parent_header: parent?.header ?? {},
+      metadata,
+      content,
+      buffers,
+    });
+  }
+
+  #publish(
+    msgType: string,
+    content: Record<string, unknown>,
+    parent: Message | null,
+    metadata: Record<string, unknown> = {},
+    buffers: Uint8Array[] = [],
+  ): Promise<void> {
+    const topic = new TextEncoder().encode(`kernel.${this.session}.${msgType}`);
+    const frames = this.#message(msgType, content, parent, [topic], metadata, buffers);
+    return this.#out.iopub.send(frames);
+  }
+
+  #reply(
+    channel: Channel,
+    req: Message,
+    content: Record<string, unknown>,
+    metadata: Record<string, unknown> = {},
+  ): Promise<void> {
+    const type = req.header.msg_type.replace(/_request$/, "_reply");
+    return this.#out[channel].send(this.#message(type, content, req, req.identities, metadata));
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  #receive(frames: Uint8Array[], channel: Channel): void {
+    const msg = this.#decode(frames, channel);
+    if (!msg) return;
+    const type = msg.header.msg_type;
+    if (channel === "control") {
+      this.#dispatch(msg, channel);
+    } else if (type.startsWith("comm_") && type !== "comm_info_request") {
+      // Comm traffic bypasses the queue so a running cell can receive it.
+      this.#commWithStatus(msg);
+    } else {
+      this.#queue.push(msg);
+      this.#wake?.();
+    }
+  }
+
+  #decode(frames: Uint8Array[], channel: string): Message | null {
+    try {
+      return deserialize(this.#signer, frames);
+    } catch (e) {
+      console.error(`teskd kernel: dropped message on ${channel}: ${(e as Error).message}`);
+      return null;
+    }
+  }
+
+  #receiveStdin(frames: Uint8Array[]): void {
+    const msg = this.#decode(frames, "stdin");
+    if (!msg) return;
+    if (msg.header.msg_type !== "input_reply") {
+      console.error(`teskd kernel: unexpected ${msg.header.msg_type} on stdin, ignored`);
+      return;
+    }
+    const pending = this.#pendingInputs.shift();
+    if (!pending) {
+      console.error("teskd kernel: input_reply without a pending input request, ignored");
+      return;
+    }
+    const value = typeof msg.content.value === "string" ? msg.content.value : "";
+    if (pending.sync) this.#executor.replySync(value);
+    else this.#executor.post({ type: "input_reply", requestId: pending.requestId, value });
+  }
+
+  async #shellLoop(): Promise<void> {
+    while (!this.#closing) {
+      const msg = this.#queue.shift();
+      if (!msg) {
+        await new Promise<void>((r) => (this.#wake = r));
+        this.#wake = null;
+        continue;
+      }
+      await this.#dispatch(msg, "shell");
+    }
+  }
+
+  async #dispatch(msg: Message, channel: Channel): Promise<void> {
+    const handler = this.#handlers[msg.header.msg_type];
+    if (!handler) {
+      console.error(`teskd kernel: unknown message type ${msg.header.msg_type} on ${channel}`);
+      return;
+    }
+    await this.#publish("status", { execution_state: "busy" }, msg);
+    try {
+      await handler(msg, channel);
+    } catch (e) {
+      console.error(
+        `teskd kernel: handling ${msg.header.msg_type} failed: ${(e as Error).stack ?? e}`,
+      );
+    }
+    await this.#publish("status", { execution_state: "idle" }, msg);
+  }
+
+  // ---- worker output -----------------------------------------------------------------------
+
+  #parentKey(msg: Message): number {
+    const key = ++this.#parentSeq;
+    this.#parents.set(key, msg);
+    if (this.#parents.size > PARENT_KEEP) {
+      const oldest = this.#parents.keys().next().value;
+      if (oldest !== undefined) this.#parents.delete(oldest);
+    }
+    return key;
+  }
+
+  #fromWorker(m: FromWorker): void {
+    switch (m.type) {
+      case "stream":
+        this.#publish(
+          "stream",
+          { name: m.name, text: m.text },
+          this.#parents.get(m.parent) ?? null,
+        );
+        break;
+      case "iopub": {
+        const parent = this.#parents.get(m.parent) ?? null;
+        const buffers = (m.buffers ?? []).map((b) => new Uint8Array(b));
+        const c = m.content;
+        if (m.msgType === "comm_open") this.#comms.set(String(c.comm_id), String(c.target_name));
+        if (m.msgType === "comm_close") this.#comms.delete(String(c.comm_id));
+        this.#publish(m.msgType, m.content, parent, m.metadata ?? {}, buffers);
+        break;
+      }
+      case "input_request": {
+        const parent = this.#parents.get(m.parent) ?? null;
+        this.#pendingInputs.push({ requestId: m.requestId, sync: m.sync });
+        this.#out.stdin.send(
+          this.#message(
+            "input_request",
+            { prompt: m.prompt, password: m.password },
+            parent,
+            parent?.identities ?? [],
+          ),
+        );
+        break;
+      }
+      case "comm_target":
+        this.#commTargets.add(m.name);
+        break;
+      case "comm_done":
+        this.#commWaiters.get(m.parent)?.();
+        this.#commWaiters.delete(m.parent);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- handlers ----------------------------------------------------------------------------
+
+  #kernelInfo(msg: Message, channel: Channel): Promise<void> {
+    return this.#reply(channel, msg, {
+      status: "ok",
+      protocol_version: PROTOCOL_VERSION,
+      implementation: "teskd",
+      implementation_version: KERNEL_VERSION,
+      language_info: {
+        name: "typescript",
+        version: this.options.languageVersion,
+        mimetype: "text/typescript",
+        file_extension: ".ts",
+        codemirror_mode: "typescript",
+        pygments_lexer: "typescript",
+      },
+      banner:
+        `teskd ${KERNEL_VERSION}: TypeScript ${this.options.languageVersion} on Deno ${Deno.version.deno}`,
+      help_links: [
+        { text: "TypeScript handbook", url: "https://www.typescriptlang.org/docs/handbook/" },
+        { text: "Deno manual", url: "https://docs.deno.com/" },
+      ],
+      debugger: false,
+    });
+  }
+
+  async #execute(msg: Message): Promise<void> {
+    const c = msg.content;
+    const code = typeof c.code === "string" ? c.code : "";
+    const silent = c.silent === true;
+    const storeHistory = silent ? false : c.store_history !== false;
+    const allowStdin = c.allow_stdin === true;
+    const stopOnError = c.stop_on_error !== false;
+    if (storeHistory) this.#executionCount++;
+    const count = this.#executionCount;
+    if (!silent) this.#publish("execute_input", { code, execution_count: count }, msg);
+    if (storeHistory) await this.options.history.append(count, code);
+
+    const outcome = await this.#runCode(code, msg, count, allowStdin);
+    if (outcome.status === "ok") {
+      if (outcome.result && !silent) {
+        this.#publish("execute_result", {
+          execution_count: count,
+          data: outcome.result,
+          metadata: outcome.resultMetadata ?? {},
+        }, msg);
+      }
+      const userExpressions = await this.#userExpressions(c.user_expressions, msg);
+      await this.#reply("shell", msg, {
+        status: "ok",
+        execution_count: count,
+        user_expressions: userExpressions,
+        payload: [],
+      }, { status: "ok" });
+      return;
+    }
+    // Which queued requests stop_on_error aborts is decided before the error reply goes out, so a
+    // request the client sends after seeing the error runs normally (as in ipykernel).
+    const aborted = stopOnError ? await this.#takeQueuedExecutes() : [];
+    const error = { ename: outcome.ename, evalue: outcome.evalue, traceback: outcome.traceback };
+    this.#publish("error", error, msg);
+    await this.#reply("shell", msg, { status: "error", execution_count: count, ...error }, {
+      status: "error",
+    });
+    for (const m of aborted) {
+      await this.#publish("status", { execution_state: "busy" }, m);
+      await this.#reply("shell", m, { status: "aborted", execution_count: this.#executionCount }, {
+        status: "aborted",
+      });
+      await this.#publish("status", { execution_state: "idle" }, m);
+    }
+  }
+
+  /** Compiles and runs one piece of code; diagnostics and runtime errors become an error. */
+  async #runCode(
+    code: string,
+    msg: Message,
+    count: number,
+    allowStdin: boolean,
+  ): Promise<
+    | { status: "ok"; result?: Record<string, unknown>; resultMetadata?: Record<string, unknown> }
+    | { status: "error"; ename: string; evalue: string; traceback: string[] }
+  > {
+    let compiled;
+    try {
+      compiled = this.compiler.compile(code, { typecheck: this.options.typecheck });
+    } catch (e) {
+      const err = e as Error;
+      return {
+        status: "error",
+        ename: "CompilerError",
+        evalue: err.message,
+        traceback: [`CompilerError: ${err.message}`],
+      };
+    }
+    const errors = compiled.diagnostics.filter((d) => d.category === "error");
+    if (!compiled.ok || compiled.js === undefined) {
+      return diagnosticsError(errors, count);
+    }
+    this.#running = msg;
+    let outcome: CellOutcome;
+    try {
+      outcome = await this.#executor.run(
+        count,
+        compiled.js,
+        this.#parentKey(msg),
+        allowStdin,
+      );
+    } finally {
+      this.#running = null;
+    }
+    // The cell ran (perhaps partly): its declarations now exist for later cells.
+    try {
+      this.compiler.commit(code);
+    } catch (e) {
+      console.error(`teskd kernel: compiler commit failed: ${(e as Error).message}`);
+    }
+    if (outcome.status === "ok") return outcome;
+    const stack = compiled.mapStack ? compiled.mapStack(outcome.stack) : outcome.stack;
+    return {
+      status: "error",
+      ename: outcome.ename,
+      evalue: outcome.evalue,
+      traceback: traceback(outcome.ename, outcome.evalue, stack),
+    };
+  }
+
+  async #userExpressions(raw: unknown, msg: Message): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    if (typeof raw !== "object" || raw === null) return out;
+    for (const [name, expr] of Object.entries(raw as Record<string, unknown>)) {
+      if (typeof expr !== "string") continue;
+      const r = await this.#runCode(`(${expr})`, msg, this.#executionCount, false);
+      out[name] = r.status === "ok"
+        ? { status: "ok", data: r.result ?? { "text/plain": "undefined" }, metadata: {} }
+        : { status: "error", ename: r.ename, evalue: r.evalue, traceback: r.traceback };
+    }
+    return out;
+  }
+
+  /** Removes the execute requests received so far from the shell queue (stop_on_error). */
+  async #takeQueuedExecutes(): Promise<Message[]> {
+    // Let the poller pull in requests already waiting in ZeroMQ's buffers.
+    await new Promise((r) => setTimeout(r, 15));
+    const keep: Message[] = [];
+    const taken: Message[] = [];
+    for (const m of this.#queue) {
+      (m.header.msg_type === "execute_request" ? taken : keep).push(m);
+    }
+    this.#queue = keep;
+    return taken;
+  }
+
+  #complete(msg: Message): Promise<void> {
+    const code = String(msg.content.code ?? "");
+    const pos = Number(msg.content.cursor_pos ?? code.length);
+    try {
+      const r = this.compiler.complete(code, pos);
+      return this.#reply("shell", msg, { status: "ok", ...r });
+    } catch (e) {
+      return this.#replyError(msg, e);
+    }
+  }
+
+  #inspect(msg: Message): Promise<void> {
+    const code = String(msg.content.code ?? "");
+    const pos = Number(msg.content.cursor_pos ?? code.length);
+    const level = msg.content.detail_level === 1 ? 1 : 0;
+    try {
+      const r = this.compiler.inspect(code, pos, level);
+      return this.#reply("shell", msg, { status: "ok", ...r, metadata: {} });
+    } catch (e) {
+      return this.#replyError(msg, e);
+    }
+  }
+
+  #isComplete(msg: Message): Promise<void> {
+    try {
+      const r = this.compiler.isComplete(String(msg.content.code ?? ""));
+      return this.#reply("shell", msg, { ...r });
+    } catch (e) {
+      return this.#replyError(msg, e);
+    }
+  }
+
+  #replyError(msg: Message, e: unknown): Promise<void> {
+    const err = e instanceof Error ? e : new Error(String(e));
+    return this.#reply("shell", msg, {
+      status: "error",
+      ename: err.name,
+      evalue: err.message,
+      traceback: [`${err.name}: ${err.message}`],
+    });
+  }
+
+  #history(msg: Message): Promise<void> {
+    const c = msg.content;
+    const h = this.options.history;
+    const n = typeof c.n === "number" ? c.n : undefined;
+    let rows: [number, number, string][] = [];
+    switch (c.hist_access_type) {
+      case "tail":
+        rows = h.tail(n ?? 10);
+        break;
+      case "range":
+        rows = h.range(
+          typeof c.session === "number" ? c.session : 0,
+          typeof c.start === "number" ? c.start : 0,
+          typeof c.stop === "number" ? c.stop : undefined,
+        );
+        break;
+      case "search":
+        rows = h.search(String(c.pattern ?? "*"), n, c.unique === true);
+        break;
+      default:
+        return this.#reply("shell", msg, {
+          status: "error",
+          ename: "ValueError",
+          evalue: `history_request: unknown hist_access_type ${JSON.stringify(c.hist_access_type)}`,
+          traceback: [],
+        });
+    }
+    const history = c.output === true ? rows.map(([s, l, src]) => [s, l, [src, null]]) : rows;
+    return this.#reply("shell", msg, { status: "ok", history });
+  }
+
+  #commInfo(msg: Message): Promise<void> {
+    const target = typeof msg.content.target_name === "string" ? msg.content.target_name : null;
+    const comms: Record<string, { target_name: string }> = {};
+    for (const [id, name] of this.#comms) {
+      if (target === null || target === name) comms[id] = { target_name: name };
+    }
+    return this.#reply("shell", msg, { status: "ok", comms });
+  }
+
+  /** Busy/idle around a comm message, unless a cell runs (its own idle closes the request). */
+  async #commWithStatus(msg: Message): Promise<void> {
+    const quiet = this.#running !== null;
+    if (!quiet) await this.#publish("status", { execution_state: "busy" }, msg);
+    const key = this.#comm(msg);
+    if (key !== null) {
+      await new Promise<void>((resolve) => {
+        this.#commWaiters.set(key, resolve);
+        setTimeout(resolve, 5000); // a handler that never returns must not hold the status
+      });
+      this.#commWaiters.delete(key);
+    }
+    if (!quiet) await this.#publish("status", { execution_state: "idle" }, msg);
+  }
+
+  /** Handles a frontend comm message; returns the parent key when the worker will ack it. */
+  #comm(msg: Message): number | null {
+    const c = msg.content;
+    const commId = typeof c.comm_id === "string" ? c.comm_id : "";
+    const buffers = msg.buffers.map((b) => b.slice().buffer as ArrayBuffer);
+    const parent = this.#parentKey(msg);
+    switch (msg.header.msg_type) {
+      case "comm_open": {
+        const target = String(c.target_name ?? "");
+        if (!this.#commTargets.has(target)) {
+          console.error(`teskd kernel: comm_open for unknown target ${JSON.stringify(target)}`);
+          this.#publish("comm_close", { comm_id: commId, data: {} }, msg);
+          return null;
+        }
+        this.#comms.set(commId, target);
+        this.#executor.post({
+          type: "comm_open",
+          commId,
+          targetName: target,
+          data: c.data ?? {},
+          buffers,
+          parent,
+        });
+        return parent;
+      }
+      case "comm_msg":
+        if (!this.#comms.has(commId)) {
+          console.error(`teskd kernel: comm_msg for unknown comm ${commId}`);
+          return null;
+        }
+        this.#executor.post({ type: "comm_msg", commId, data: c.data ?? {}, buffers, parent });
+        return parent;
+      case "comm_close":
+        if (!this.#comms.delete(commId)) return null;
+        this.#executor.post({ type: "comm_close", commId, data: c.data ?? {}, parent });
+        return parent;
+      default:
+        console.error(`teskd kernel: unknown message type ${msg.header.msg_type} on shell`);
+        return null;
+    }
+  }
+
+  async #interruptRequest(msg: Message, channel: Channel): Promise<void> {
+    this.interrupt();
+    await this.#reply(channel, msg, { status: "ok" });
+  }
+
+  async #shutdown(msg: Message, channel: Channel): Promise<void> {
+    const restart = msg.content.restart === true;
+    await this.#reply(channel, msg, { status: "ok", restart });
+    await this.#publish("shutdown_reply", { status: "ok", restart }, msg);
+    await this.#publish("status", { execution_state: "idle" }, msg);
+    this.close();
+  }
+
+  /** Stops the worker and closes the sockets. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#executor.terminate();
+    this.#poller.stop();
+    this.#wake?.();
+    // Give ZeroMQ a moment to flush the shutdown reply before the sockets go.
+    setTimeout(() => {
+      this.#sockets.close();
+      this.#closedResolve();
+    }, 100);
+  }
+}
+
+/** The error reported for a cell that does not compile (syntax or type errors). */
+function diagnosticsError(
+  errors: Diagnostic[],
+  count: number,
+): { status: "error"; ename: string; evalue: string; traceback: string[] } {
+  if (errors.length === 0) {
+    return {
+      status: "error",
+      ename: "CompilerError",
+      evalue: "the cell did not compile",
+      traceback: ["CompilerError: the cell did not compile"],
+    };
+  }
+  const first = errors[0];
+  const lines = errors.map((d) =>
+    `cell[${count}]:${d.line}:${d.column} - ${d.ename}${d.code ? ` TS${d.code}` : ""}: ${d.message}`
+  );
+  return {
+    status: "error",
+    ename: first.ename,
+    evalue: errors.length === 1
+      ? `${first.message} (line ${first.line}:${first.column})`
+      : `${first.message} (line ${first.line}:${first.column}) and ${errors.length - 1} more`,
+    traceback: [`${first.ename}: ${errors.length} error(s) in cell [${count}]`, ...lines],
+  };
+}
+
+/** Traceback lines: the error line, then stack frames outside the kernel's own code. */
+function traceback(ename: string, evalue: string, stack: string): string[] {
+  const frames = stack.split("\n").filter((l) => /^\s+at /.test(l))
+    .filter((l) =>
+      !l.includes("executor_worker.ts") && !l.includes("compiler/eval.ts") && !l.includes("ext:")
+    );
+  return [`${ename}: ${evalue}`, ...frames];
+}
+
+export type { Header };

@@ -1,0 +1,78 @@
+/**
+ * The contract between the cell compiler (kernel/compiler/) and the execution runtime
+ * (kernel/executor_worker.ts): names the compiled JavaScript may rely on at run time.
+ *
+ * @example
+ * ```ts
+ * import { GUARD_NAME } from "./runtime_contract.ts";
+ * const call = `globalThis.${GUARD_NAME}();`; // what the compiler inserts in loops and functions
+ * ```
+ * @module
+ */
+
+/**
+ * Name of the global function the compiler calls at the top of every loop body and function body.
+ * It returns nothing and throws the kernel's interrupt error when the user interrupted the cell, so
+ * that a synchronous `while (true) {}` stops. It is cheap (one `Atomics.load`).
+ */
+export { GUARD_NAME } from "./compiler/types.ts";
+
+/** Well-known symbol under which `globalThis` exposes the running cell's `AbortSignal`. */
+export const INTERRUPT_SIGNAL_SYMBOL = "teskd.kernel.interruptSignal";
+
+/** Well-known symbol of the display protocol (Deno's convention): returns a MIME bundle. */
+export const DISPLAY_SYMBOL = "Jupyter.display";
+
+/** Name of the error raised in a cell that the user interrupted (like Python's KeyboardInterrupt). */
+export const INTERRUPT_ENAME = "KeyboardInterrupt";
+
+/**
+ * Ambient declarations of the globals the runtime gives every cell. The compiler includes this text
+ * in its type-checking program so that cells using `display(...)` or `kernel.comms` type-check.
+ */
+export const CELL_GLOBALS_DTS = `
+/** A MIME bundle: MIME type → data (strings, or JSON values for application/json). */
+type TeskdMimeBundle = Record<string, unknown>;
+/** A handle on a display, for updating it in place. */
+interface TeskdDisplayHandle { readonly id: string; update(value: unknown): void }
+/** A comm: a message channel with the frontend. */
+interface TeskdComm {
+  readonly id: string;
+  readonly targetName: string;
+  send(data: unknown, metadata?: Record<string, unknown>, buffers?: ArrayBuffer[]): void;
+  close(data?: unknown): void;
+  onMsg(handler: (data: unknown, buffers: ArrayBuffer[]) => void): void;
+  onClose(handler: (data: unknown) => void): void;
+}
+/** The kernel API available to cells. */
+interface TeskdKernelApi {
+  display(value: unknown, options?: { id?: string; raw?: boolean }): TeskdDisplayHandle;
+  updateDisplay(id: string, value: unknown): void;
+  clearOutput(options?: { wait?: boolean }): void;
+  html(source: string): TeskdMimeBundleValue;
+  markdown(source: string): TeskdMimeBundleValue;
+  svg(source: string): TeskdMimeBundleValue;
+  png(bytes: Uint8Array): TeskdMimeBundleValue;
+  jpeg(bytes: Uint8Array): TeskdMimeBundleValue;
+  json(value: unknown): TeskdMimeBundleValue;
+  input(prompt?: string, options?: { password?: boolean }): Promise<string>;
+  readonly interruptSignal: AbortSignal;
+  readonly comms: {
+    registerTarget(name: string, handler: (comm: TeskdComm, data: unknown) => void): void;
+    open(targetName: string, data?: unknown, metadata?: Record<string, unknown>): TeskdComm;
+  };
+}
+/** A value that displays as the given MIME bundle. */
+interface TeskdMimeBundleValue { [key: symbol]: () => TeskdMimeBundle }
+declare var kernel: TeskdKernelApi;
+declare function display(value: unknown, options?: { id?: string; raw?: boolean }): TeskdDisplayHandle;
+declare function updateDisplay(id: string, value: unknown): void;
+declare function clearOutput(options?: { wait?: boolean }): void;
+declare function html(source: string): TeskdMimeBundleValue;
+declare function markdown(source: string): TeskdMimeBundleValue;
+declare function svg(source: string): TeskdMimeBundleValue;
+declare function png(bytes: Uint8Array): TeskdMimeBundleValue;
+declare function jpeg(bytes: Uint8Array): TeskdMimeBundleValue;
+declare function json(value: unknown): TeskdMimeBundleValue;
+declare function input(prompt?: string, options?: { password?: boolean }): Promise<string>;
+`;

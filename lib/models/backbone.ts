@@ -1,0 +1,57 @@
+/**
+ * What a teacher network offers the students: four stage outputs and a classification head.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Module } from "../nn/module.ts";
+
+/**
+ * Student levels, named by where they sit on the CIFAR ResNet (32×32 input): "8x8" is fed by stages
+ * 4 and 3 (official `downsample3` / `fc_b3`), "16x16" by stages 4..2 (`downsample2` / `fc_b2`), "32x32"
+ * by stages 4..1 (`downsample1` / `fc_b1`). Other backbones keep the names by stage, not by size: on
+ * VGG the "8x8" level works at 2×2 (stage 3), "16x16" at 4×4, "32x32" at 8×8; on ImageNet ResNets
+ * (224 input) at 14×14, 28×28 and 56×56.
+ */
+export type Level = "8x8" | "16x16" | "32x32";
+
+/** All levels, deepest first (the order in which the top-down pathway reaches them). */
+export const LEVELS: readonly Level[] = ["8x8", "16x16", "32x32"];
+
+/** Official index of a level: "8x8" → 3, "16x16" → 2, "32x32" → 1 (`downsample<i>`, `fc_b<i>`). */
+export function levelIndex(level: Level): 1 | 2 | 3 {
+  return level === "8x8" ? 3 : level === "16x16" ? 2 : 1;
+}
+
+/** Teacher outputs: logits and the pooled last-stage feature g. */
+export interface HeadOutput {
+  /** [N, classes]. */
+  logits: tf.Tensor;
+  /** [N, C4]. */
+  feature: tf.Tensor;
+}
+
+/** A teacher network whose four stages the students can tap. */
+export abstract class Backbone extends Module {
+  /** Architecture name, e.g. "cifarresnet18". */
+  abstract readonly arch: string;
+  /** Number of classes. */
+  abstract readonly numClasses: number;
+  /** Channels of the stage outputs s1..s4. */
+  abstract readonly stageChannels: readonly [number, number, number, number];
+  /** Default student head kernel (= stride) per level, so that every head ends at one size. */
+  abstract readonly headKernels: Readonly<Record<Level, number>>;
+  /** Names of the modules that make each stage, for summaries. */
+  abstract readonly stageModules: readonly string[][];
+
+  /** Stage outputs s1..s4 (NHWC). */
+  abstract forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+
+  /** Pools s4 to the feature g and classifies it. */
+  abstract head(s4: tf.Tensor): HeadOutput;
+
+  /** The whole teacher: logits and feature. */
+  forward(x: tf.Tensor): HeadOutput {
+    return this.head(this.forwardStages(x)[3]);
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * ResNets: the CIFAR variant (3×3 stem, no max-pool) used by the paper, and the torchvision-style
+ * ImageNet variant (7×7/2 stem, 3×3/2 max-pool). Names follow the official state dicts
+ * (`conv1`, `bn1`, `layer1.0.conv1`, `layer2.0.downsample.0`, `fc`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { BatchNorm2d } from "../nn/batchnorm.ts";
+import { Conv2d } from "../nn/conv.ts";
+import { Generator } from "../nn/init.ts";
+import { Layer, Sequential } from "../nn/layer.ts";
+import { Linear } from "../nn/linear.ts";
+import { MaxPool2d } from "../nn/pooling.ts";
+import { Backbone, type HeadOutput, type Level } from "./backbone.ts";
+
+/** conv3x3(s) – BN – ReLU – conv3x3 – BN, + shortcut, ReLU. */
+export class BasicBlock extends Layer {
+  /** Output channels = planes × 1. */
+  static readonly expansion = 1;
+  readonly #conv1: Conv2d;
+  readonly #bn1: BatchNorm2d;
+  readonly #conv2: Conv2d;
+  readonly #bn2: BatchNorm2d;
+  readonly #downsample: Sequential | undefined;
+
+  /** Creates the block. */
+  constructor(
+    readonly inPlanes: number,
+    readonly planes: number,
+    readonly stride: number,
+    rng: Generator,
+  ) {
+    super();
+    this.#conv1 = this.registerModule(
+      "conv1",
+      new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false, rng }),
+    );
+    this.#bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
+    this.#conv2 = this.registerModule(
+      "conv2",
+      new Conv2d(planes, planes, 3, { padding: 1, bias: false, rng }),
+    );
+    this.#bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
+    if (stride !== 1 || inPlanes !== planes) {
+      this.#downsample = this.registerModule(
+        "downsample",
+        new Sequential([
+          new Conv2d(inPlanes, planes, 1, { stride, bias: false, rng }),
+          new BatchNorm2d(planes),
+        ]),
+      );
+    }
+  }
+
+  /** Applies the block. */
+  forward(x: tf.Tensor): tf.Tensor {
+    const h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
+    const r = this.#bn2.forward(this.#conv2.forward(h));
+    const sc = this.#downsample ? this.#downsample.forward(x) : x;
+    return tf.relu(tf.add(r, sc));
+  }
+
+  /** "BasicBlock(in→out, stride s)". */
+  describe(): string {
+    return `BasicBlock(${this.inPlanes}→${this.planes}, stride ${this.stride})`;
+  }
+}
+
+/** conv1x1 – BN – ReLU – conv3x3(s) – BN – ReLU – conv1x1(×4) – BN, + shortcut, ReLU. */
+export class Bottleneck extends Layer {
+  /** Output channels = planes × 4. */
+  static readonly expansion = 4;
+  readonly #convs: Conv2d[];
+  readonly #bns: BatchNorm2d[];
+  readonly #downsample: Sequential | undefined;
+
+  /** Creates the block. */
+  constructor(
+    readonly inPlanes: number,
+    readonly planes: number,
+    readonly stride: number,
+    rng: Generator,
+  ) {
+    super();
+    const out = planes * 4;
+    this.#convs = [];
+    this.#bns = [];
+    const specs: [number, number, number, number, number][] = [
+      [inPlanes, planes, 1, 1, 0],
+      [planes, planes, 3, stride, 1],
+      [planes, out, 1, 1, 0],
+    ];
+    specs.forEach(([i, o, k, s, p], j) => {
+      this.#convs.push(
+        this.registerModule(
+          `conv${j + 1}`,
+          new Conv2d(i, o, k, { stride: s, padding: p, bias: false, rng }),
+        ),
+      );
+      this.#bns.push(this.registerModule(`bn${j + 1}`, new BatchNorm2d(o)));
+    });
+    if (stride !== 1 || inPlanes !== out) {
+      this.#downsample = this.registerModule(
+        "downsample",
+        new Sequential([
+          new Conv2d(inPlanes, out, 1, { stride, bias: false, rng }),
+          new BatchNorm2d(out),
+        ]),
+      );
+    }
+  }
+
+  /** Applies the block. */
+  forward(x: tf.Tensor): tf.Tensor {
+    let h = x;
+    for (let j = 0; j < 3; j++) {
+      h = this.#bns[j].forward(this.#convs[j].forward(h));
+      if (j < 2) h = tf.relu(h);
+    }
+    const sc = this.#downsample ? this.#downsample.forward(x) : x;
+    return tf.relu(tf.add(h, sc));
+  }
+
+  /** "Bottleneck(in→out, stride s)". */
+  describe(): string {
+    return `Bottleneck(${this.inPlanes}→${this.planes * 4}, stride ${this.stride})`;
+  }
+}
+
+/** Depth → block type and blocks per stage. */
+const RESNET_DEPTHS: Record<
+  number,
+  { bottleneck: boolean; blocks: [number, number, number, number] }
+> = {
+  18: { bottleneck: false, blocks: [2, 2, 2, 2] },
+  34: { bottleneck: false, blocks: [3, 4, 6, 3] },
+  50: { bottleneck: true, blocks: [3, 4, 6, 3] },
+};
+
+/** Options of the ResNet constructors. */
+export interface ResNetOptions {
+  /** 18, 34 or 50. */
+  depth: 18 | 34 | 50;
+  /** Number of classes. */
+  numClasses: number;
+  /** Seed or generator for the initial weights. */
+  seed?: number | Generator;
+  /** Scales every width (64/128/256/512) — for small test networks. Default 1. */
+  widthMultiplier?: number;
+}
+
+/** Turns a seed option into a generator. */
+export function toGenerator(seed: number | Generator | undefined): Generator {
+  return seed instanceof Generator ? seed : new Generator(seed ?? 0);
+}
+
+/**
+ * A ResNet backbone. `variant: "cifar"` has a 3×3/1 stem and no max-pool; `"imagenet"` the
+ * torchvision 7×7/2 stem and 3×3/2 max-pool.
+ *
+ * @example
+ * ```ts
+ * const teacher = new ResNet("cifar", { depth: 18, numClasses: 100, seed: 27 });
+ * teacher.parameterCount(); // 11220132
+ * ```
+ */
+export class ResNet extends Backbone {
+  /** Architecture name. */
+  readonly arch: string;
+  /** Number of classes. */
+  readonly numClasses: number;
+  /** Channels of s1..s4. */
+  readonly stageChannels: readonly [number, number, number, number];
+  /** Default student head kernel per level. */
+  readonly headKernels: Readonly<Record<Level, number>> = { "8x8": 2, "16x16": 4, "32x32": 8 };
+  /** Modules of each stage, for summaries. */
+  readonly stageModules: readonly string[][] = [["conv1", "bn1", "layer1"], ["layer2"], [
+    "layer3",
+  ], ["layer4"]];
+  readonly #conv1: Conv2d;
+  readonly #bn1: BatchNorm2d;
+  readonly #maxpool: MaxPool2d | undefined;
+  readonly #layers: Sequential[] = [];
+  readonly #fc: Linear;
+
+  /** Builds the network with PyTorch's default initialisation. */
+  constructor(readonly variant: "cifar" | "imagenet", opts: ResNetOptions) {
+    super();
+    const spec = RESNET_DEPTHS[opts.depth];
+    if (spec === undefined) {
+      throw new Error(`ResNet: depth must be 18, 34 or 50, got ${opts.depth}`);
+    }
+    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
+      throw new Error(`ResNet: numClasses must be a positive integer, got ${opts.numClasses}`);
+    }
+    const rng = toGenerator(opts.seed);
+    const wm = opts.widthMultiplier ?? 1;
+    const widths = [64, 128, 256, 512].map((w) => Math.max(1, Math.round(w * wm)));
+    const exp = spec.bottleneck ? 4 : 1;
+    this.arch = `${variant === "cifar" ? "cifarresnet" : "resnet"}${opts.depth}`;
+    this.numClasses = opts.numClasses;
+    this.stageChannels = [widths[0] * exp, widths[1] * exp, widths[2] * exp, widths[3] * exp];
+    this.#conv1 = this.registerModule(
+      "conv1",
+      variant === "cifar"
+        ? new Conv2d(3, widths[0], 3, { padding: 1, bias: false, rng })
+        : new Conv2d(3, widths[0], 7, { stride: 2, padding: 3, bias: false, rng }),
+    );
+    this.#bn1 = this.registerModule("bn1", new BatchNorm2d(widths[0]));
+    if (variant === "imagenet") {
+      this.#maxpool = new MaxPool2d(3, 2, 1);
+      this.stageModules = [["conv1", "bn1", "maxpool", "layer1"], ["layer2"], ["layer3"], [
+        "layer4",
+      ]];
+    }
+    let inPlanes = widths[0];
+    for (let s = 0; s < 4; s++) {
+      const blocks: Layer[] = [];
+      for (let b = 0; b < spec.blocks[s]; b++) {
+        const stride = b === 0 && s > 0 ? 2 : 1;
+        blocks.push(
+          spec.bottleneck
+            ? new Bottleneck(inPlanes, widths[s], stride, rng)
+            : new BasicBlock(inPlanes, widths[s], stride, rng),
+        );
+        inPlanes = widths[s] * exp;
+      }
+      this.#layers.push(this.registerModule(`layer${s + 1}`, new Sequential(blocks)));
+    }
+    this.#fc = this.registerModule("fc", new Linear(inPlanes, opts.numClasses, { rng }));
+  }
+
+  /** s1..s4. */
+  forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
+    let h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
+    if (this.#maxpool) h = this.#maxpool.forward(h);
+    const s1 = this.#layers[0].forward(h);
+    const s2 = this.#layers[1].forward(s1);
+    const s3 = this.#layers[2].forward(s2);
+    const s4 = this.#layers[3].forward(s3);
+    return [s1, s2, s3, s4];
+  }
+
+  /** Global average pool → g → fc. */
+  head(s4: tf.Tensor): HeadOutput {
+    const feature = tf.mean(s4, [1, 2]);
+    return { logits: this.#fc.forward(feature), feature };
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * End-to-end tests of the kernel, driven by Debian's jupyter_client through test/kernel/client.py
+ * (which starts `deno run --allow-all kernel/main.ts CONNECTION_FILE` and reports what it saw).
+ */
+import assert from "node:assert/strict";
+
+type Json = Record<string, unknown>;
+type IopubMsg = { msg_type: string; content: Json };
+type Run = { reply: Json; iopub: IopubMsg[] };
+
+const CLIENT = new URL("./client.py", import.meta.url).pathname;
+
+/** Runs one scenario group of client.py against a fresh kernel; returns its observations. */
+async function group(name: string, transport = "tcp"): Promise<Json> {
+  const tmp = await Deno.makeTempDir({ prefix: `teskd-kernel-${name}-` });
+  try {
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: [CLIENT, name, tmp, transport],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, `client.py ${name} failed:\n${stderr}`);
+    const result = JSON.parse(new TextDecoder().decode(out.stdout)) as Json;
+    for (const [scenario, r] of Object.entries(result)) {
+      const exc = (r as Json | null)?.exception;
+      assert.equal(exc, undefined, `scenario ${scenario} raised:\n${exc}`);
+    }
+    return result;
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+const types = (r: Run) => r.iopub.map((m) => m.msg_type);
+const ofType = (r: Run, t: string) => r.iopub.filter((m) => m.msg_type === t);
+const streamText = (r: Run, name: string) =>
+  ofType(r, "stream").filter((m) => m.content.name === name).map((m) => m.content.text).join("");
+
+Deno.test("kernel: protocol, execution, output, display, comms, stdin, history", async (t) => {
+  const r = await group("basic");
+
+  await t.step("kernel_info_reply describes a TypeScript kernel", () => {
+    const info = r.kernel_info as { content: Json; iopub: IopubMsg[] };
+    assert.equal(info.content.status, "ok");
+    assert.equal(info.content.protocol_version, "5.3");
+    assert.equal(info.content.implementation, "teskd");
+    const lang = info.content.language_info as Json;
+    assert.equal(lang.name, "typescript");
+    assert.equal(lang.mimetype, "text/typescript");
+    assert.equal(lang.file_extension, ".ts");
+    assert.match(String(lang.version), /^\d+\.\d+/);
+    assert.ok(Array.isArray(info.content.help_links));
+    assert.deepEqual(info.iopub.map((m) => m.content.execution_state), ["busy", "idle"]);
+  });
+
+  await t.step("execute: streams in order, execute_result, busy/idle around", () => {
+    const e = r.execute as Run;
+    assert.equal(e.reply.status, "ok");
+    assert.equal(e.reply.execution_count, 1);
+    assert.deepEqual(types(e), [
+      "status",
+      "execute_input",
+      "stream",
+      "stream",
+      "execute_result",
+      "status",
+    ]);
+    assert.equal(streamText(e, "stdout"), "hello { a: 1 }\nraw bytes\n");
+    assert.equal(streamText(e, "stderr"), "oops\n");
+    const result = ofType(e, "execute_result")[0].content;
+    assert.deepEqual(result.data, { "text/plain": "42" });
+    assert.equal(result.execution_count, 1);
+  });
+
+  await t.step("silent and store_history=false do not count", () => {
+    const s = r.silent as { before: number; silent: Run; nohist: Run; after: Run };
+    assert.equal(s.silent.reply.execution_count, s.before);
+    assert.deepEqual(types(s.silent), ["status", "stream", "status"]);
+    assert.equal(s.nohist.reply.execution_count, s.before);
+    assert.equal(s.after.reply.execution_count, s.before + 1);
+  });
+
+  await t.step("state persists across cells; values print like Deno.inspect", () => {
+    const s = r.state as Json;
+    assert.equal(s.fx, "42");
+    assert.equal(s.cls, "3");
+    assert.equal(s.rerun1, "1");
+    assert.equal(s.rerun2, "2");
+    assert.equal(s.await, "9");
+    assert.equal(s.obj, '{ a: 1, b: [ 1, 2 ], m: Map(1) { 1 => "z" } }');
+    assert.equal(s.str, '"text"');
+    assert.deepEqual(types(s.undef as Run), ["status", "execute_input", "status"]);
+    const ux = (s.user_expressions as Run).reply.user_expressions as Record<string, Json>;
+    assert.deepEqual(ux.ok, { status: "ok", data: { "text/plain": "84" }, metadata: {} });
+    assert.equal(ux.bad.status, "error");
+    assert.equal(ux.bad.ename, "SyntaxError");
+  });
+
+  await t.step("complete, inspect and is_complete answer from the compiler", () => {
+    const i = r.introspect as Record<string, Json>;
+    assert.equal(i.complete.status, "ok");
+    assert.ok((i.complete.matches as string[]).includes("max"));
+    assert.equal(i.complete.cursor_start, 5);
+    assert.equal(i.complete.cursor_end, 7);
+    assert.equal(i.inspect.found, true);
+    assert.match(String((i.inspect.data as Json)["text/plain"]), /Math\.max/);
+    assert.deepEqual(i.incomplete, { status: "incomplete", indent: "  " });
+    assert.deepEqual(i.complete_ok, { status: "complete" });
+  });
+
+  await t.step("errors carry ename, evalue and the cell's line:col", () => {
+    const e = r.errors as Record<string, Run> & { after: string; exit: string };
+    const rt = e.runtime.reply;
+    assert.equal(rt.status, "error");
+    assert.equal(rt.ename, "TypeError");
+    assert.equal(rt.evalue, "boom");
+    assert.match((rt.traceback as string[]).join("\n"), /cell-\d+\.ts:3:7/);
+    assert.equal(ofType(e.runtime, "error").length, 1);
+    const nested = (e.nested.reply.traceback as string[]).join("\n");
+    assert.match(nested, /at g \(cell-\d+\.ts:2:\d+\)/);
+    assert.match(nested, /cell-\d+\.ts:4:1/);
+    assert.equal(e.syntax.reply.ename, "SyntaxError");
+    assert.match((e.syntax.reply.traceback as string[]).join("\n"), /:1:7/);
+    assert.equal(e.typeerr.reply.ename, "TSError");
+    assert.match(String(e.typeerr.reply.evalue), /not assignable/);
+    assert.equal(e.after, "3"); // declarations before the throw exist
+    assert.match(String(e.exit), /^ERROR Error: Deno\.exit\(3\) is not available/);
+  });
+
+  await t.step("stop_on_error aborts queued cells without running them", () => {
+    const s = r.stop_on_error as { replies: Json[]; check: string; late: Json };
+    assert.deepEqual(s.replies.map((x) => x.status), ["error", "aborted", "aborted"]);
+    assert.equal(s.replies[0].evalue, "first fails");
+    assert.equal(s.check, '"undefined"');
+    assert.equal(s.late.status, "ok");
+  });
+
+  await t.step("a 10,000-line flood arrives complete and before idle", () => {
+    const f = r.flood as { text: string; last_types: string[] };
+    const lines = f.text.split("\n").slice(0, -1);
+    assert.equal(lines.length, 10000);
+    assert.equal(lines[0], "line 0");
+    assert.equal(lines[9999], "line 9999");
+    assert.ok(lines.every((l, i) => l === `line ${i}`));
+    assert.deepEqual(f.last_types.slice(-2), ["stream", "status"]);
+  });
+
+  await t.step("display, update by id, helpers, clear_output, rich results", () => {
+    const d = r.display as { display: Run; rich: Run };
+    assert.deepEqual(types(d.display).slice(2, -1), [
+      "display_data",
+      "update_display_data",
+      "update_display_data",
+      "display_data",
+      "display_data",
+      "clear_output",
+    ]);
+    const [first, png, json] = ofType(d.display, "display_data").map((m) => m.content);
+    assert.equal((first.data as Json)["text/html"], "<b>hi</b>");
+    assert.deepEqual(first.transient, { display_id: "d1" });
+    const updates = ofType(d.display, "update_display_data").map((m) => m.content);
+    assert.equal((updates[0].data as Json)["text/markdown"], "*x*");
+    assert.deepEqual(updates[1].transient, { display_id: "d1" });
+    assert.equal((png.data as Json)["image/png"], "AQID");
+    assert.deepEqual((json.data as Json)["application/json"], { k: 1 });
+    assert.deepEqual(ofType(d.display, "clear_output")[0].content, { wait: true });
+    const rich = ofType(d.rich, "execute_result")[0].content;
+    assert.deepEqual(rich.data, { "text/html": "<i>r</i>" });
+  });
+
+  await t.step("comms both ways; unknown target is closed", () => {
+    const c = r.comms as Record<string, IopubMsg[]> & { info: Json; kernel_open: Run };
+    const opened = c.open.filter((m) => m.msg_type === "comm_msg")[0].content;
+    assert.deepEqual(opened, { comm_id: "c1", data: { opened: { hi: 1 } } });
+    const echo = c.msg.filter((m) => m.msg_type === "comm_msg")[0].content;
+    assert.deepEqual(echo.data, { echo: { x: 1 } });
+    assert.deepEqual(c.info.comms, { c1: { target_name: "echo" } });
+    assert.ok(
+      c.close.some((m) => m.msg_type === "stream" && m.content.text === "closed by frontend\n"),
+    );
+    const unknown = c.unknown.filter((m) => m.msg_type === "comm_close");
+    assert.equal(unknown.length, 1);
+    assert.equal(unknown[0].content.comm_id, "c2");
+    const k = c.kernel_open;
+    assert.deepEqual(types(k).slice(2, -1), ["comm_open", "comm_msg", "comm_close"]);
+    const open = ofType(k, "comm_open")[0].content;
+    assert.equal(open.target_name, "front");
+    assert.deepEqual(open.data, { a: 1 });
+    assert.deepEqual(ofType(k, "comm_msg")[0].content.data, { b: 2 });
+  });
+
+  await t.step("stdin: input() and prompt(); refused at once without allow_stdin", () => {
+    const s = r.stdin as { prompts: string[]; iopub: IopubMsg[]; refused: Run; refused_sync: Run };
+    assert.deepEqual(s.prompts, ["name? ", "sync? "]);
+    const result = s.iopub.filter((m) => m.msg_type === "execute_result")[0].content;
+    assert.deepEqual(result.data, { "text/plain": '"BOB/yes"' });
+    for (const refused of [s.refused, s.refused_sync]) {
+      assert.equal(refused.reply.status, "error");
+      assert.match(String(refused.reply.evalue), /allow_stdin=false/);
+    }
+  });
+
+  await t.step("history: tail, search unique, range of this session", () => {
+    const h = r.history as Record<string, { history: [number, number, string][] }>;
+    assert.deepEqual(h.tail.history.map((x) => x[2]), [
+      "const hist2 = 'beta';",
+      "hist1 + 'alpha-again'",
+    ]);
+    assert.deepEqual(h.search.history.map((x) => x[2]), [
+      "const hist1 = 'alpha';",
+      "hist1 + 'alpha-again'",
+    ]);
+    assert.deepEqual(h.range.history.map((x) => x[1]), [1, 2]);
+  });
+});
+
+Deno.test("kernel: forged signatures dropped, malformed frames survived (ipc)", async () => {
+  const r = (await group("wire", "ipc")).wire as Json;
+  assert.equal(r.forged, '"undefined"');
+  assert.equal(r.alive, "2");
+  assert.equal((r.huge_reply as Json).status, "ok");
+  const log = String(r.stderr);
+  assert.match(log, /dropped message on shell: invalid message signature/);
+  assert.match(log, /no <IDS\|MSG> delimiter frame/);
+  assert.match(log, /not valid UTF-8 JSON/);
+  assert.match(log, /unknown message type no_such_request/);
+});
+
+Deno.test("kernel: interrupts by message and SIGINT, awaiting and busy cells", async () => {
+  const r = (await group("interrupt")).interrupt as Record<string, Json>;
+  for (const k of ["await_message", "await_signal", "busy_signal", "background"]) {
+    const c = r[k] as { reply: Json; stop_s: number };
+    assert.equal(c.reply.status, "error", k);
+    assert.equal(c.reply.ename, "KeyboardInterrupt", k);
+    assert.ok(c.stop_s < 1, `${k} took ${c.stop_s}s`);
+  }
+  assert.equal((r.busy_message as unknown as { reply: Json }).reply.ename, "KeyboardInterrupt");
+  assert.equal(r.hb_alive_during_busy, true);
+  assert.equal(r.control_info_during_busy, "ok");
+  assert.ok(Number(r.control_latency_s) < 1);
+  assert.equal(r.ticks_after, "0"); // the interrupted cell's interval no longer runs
+  assert.equal((r.signal_aborted as unknown as { reply: Json }).reply.ename, "KeyboardInterrupt");
+  assert.equal(r.state, '"still here"');
+  // Uninstrumented busy code: the worker is replaced within the grace period, the kernel lives.
+  const un = r.uninstrumented as { reply: Json; stop_s: number };
+  assert.equal(un.reply.ename, "KeyboardInterrupt");
+  assert.match(String(un.reply.evalue), /state was reset/);
+  assert.ok(un.stop_s < 3, `replacement took ${un.stop_s}s`);
+  assert.equal(r.after_reset, "2");
+  assert.equal(r.alive, true);
+});
+
+Deno.test("kernel: shutdown and restart exit cleanly; history persists", async () => {
+  const r = await group("lifecycle");
+  const shutdown = r.shutdown as { reply: Json; exit: number };
+  assert.deepEqual(shutdown.reply, { status: "ok", restart: false });
+  assert.equal(shutdown.exit, 0);
+  const restart = r.restart as { reply: Json; exit: number; history: Json };
+  assert.deepEqual(restart.reply, { status: "ok", restart: true });
+  assert.equal(restart.exit, 0);
+  const rows = (restart.history as { history: [number, number, string][] }).history;
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0][2], "'persist-marker-1'");
+});
