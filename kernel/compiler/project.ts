@@ -124,6 +124,20 @@ export function typescriptLibDir(): string {
   return fallback;
 }
 
+/** Bumped whenever the cached declarations below change, so old caches are not reused. */
+const TYPES_REVISION = 2;
+
+/**
+ * Deno's timers exist in every worker, but `deno types` (2.9) leaves their declarations to its web lib,
+ * which the checker does not load; without these, a cell using `setTimeout` would not type-check.
+ */
+const TIMER_GLOBALS_DTS = `
+declare function setTimeout(cb: (...args: any[]) => void, delay?: number, ...args: any[]): number;
+declare function setInterval(cb: (...args: any[]) => void, delay?: number, ...args: any[]): number;
+declare function clearTimeout(id?: number): void;
+declare function clearInterval(id?: number): void;
+`;
+
 /**
  * Path of a file holding `deno types` for the running Deno, generated once and cached under
  * `$XDG_CACHE_HOME/teskd` (or `~/.cache/teskd`). Its lib references are dropped: the checker adds
@@ -132,7 +146,7 @@ export function typescriptLibDir(): string {
 export function denoTypesFile(): string {
   const home = Deno.env.get("HOME") ?? Deno.cwd();
   const dir = path.join(Deno.env.get("XDG_CACHE_HOME") ?? path.join(home, ".cache"), "teskd");
-  const file = path.join(dir, `deno-types-${Deno.version.deno}.d.ts`);
+  const file = path.join(dir, `deno-types-${Deno.version.deno}-${TYPES_REVISION}.d.ts`);
   if (isFile(file)) return file;
   const out = new Deno.Command(Deno.execPath(), {
     args: ["types"],
@@ -146,7 +160,7 @@ export function denoTypesFile(): string {
   const text = new TextDecoder().decode(out.stdout).replace(
     /^\/\/\/ <reference (lib|no-default-lib)=.*$/gm,
     "",
-  );
+  ) + TIMER_GLOBALS_DTS;
   Deno.mkdirSync(dir, { recursive: true });
   // Write then rename so that concurrent kernels never read a half-written file.
   const tmp = `${file}.${Deno.pid}.tmp`;
