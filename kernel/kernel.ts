@@ -25,19 +25,13 @@ import {
 } from "./sockets.ts";
 import { deserialize, type Header, type Message, newHeader, serialize, Signer } from "./wire.ts";
 import { PROTOCOL_VERSION } from "./wire.ts";
+import type { CellDiagnostic } from "./compiler/types.ts";
 
 /** Version of the teskd kernel. */
 export const KERNEL_VERSION = "0.1.0";
 
-/** A diagnostic of the cell compiler (see kernel/compiler/types.ts). */
-export interface Diagnostic {
-  category: "error" | "warning";
-  message: string;
-  line: number;
-  column: number;
-  code?: number;
-  ename: string;
-}
+/** A diagnostic of the cell compiler. */
+export type Diagnostic = CellDiagnostic;
 
 /** What the kernel needs from the cell compiler (kernel/compiler/mod.ts provides it). */
 export interface CompilerLike {

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { download, logProgress, md5Hex } from "./download.ts";
 import { gunzip, readTar } from "./tar.ts";
 import type { ImageSet } from "./types.ts";
+import { exists } from "../io/exists.ts";
 
 /** Which CIFAR data set. */
 export type CifarKind = "cifar10" | "cifar100";
@@ -199,16 +200,6 @@ export interface LoadCifarOptions {
   verify?: boolean;
   /** Progress callback while downloading; default logs to stderr every 10 %. */
   onProgress?: (p: { received: number; total: number | null }) => void;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /** Reads the named files either from the extracted folder or the archive. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { type BatchMaker, createMaker, type DatasetSpec } from "./maker.ts";
+import type { Batch } from "./types.ts";
 
 /** Messages the loader sends to a worker. */
 export type ToWorker =
@@ -13,16 +14,7 @@ export type ToWorker =
 
 /** Messages a worker sends back. */
 export type FromWorker =
-  | {
-    type: "batch";
-    id: number;
-    x: Float32Array;
-    y: Int32Array;
-    n: number;
-    height: number;
-    width: number;
-    channels: number;
-  }
+  | ({ type: "batch"; id: number } & Batch)
   | { type: "error"; id: number; message: string };
 
 interface WorkerScope {

@@ -14,6 +14,19 @@ import { Linear } from "../nn/linear.ts";
 import { MaxPool2d } from "../nn/pooling.ts";
 import { Backbone, type HeadOutput, type Level } from "./backbone.ts";
 
+/** The shortcut where a block changes shape: 1×1 conv (stride s, no bias) then BatchNorm. */
+function projectionShortcut(
+  inPlanes: number,
+  out: number,
+  stride: number,
+  rng: Generator,
+): Sequential {
+  return new Sequential([
+    new Conv2d(inPlanes, out, 1, { stride, bias: false, rng }),
+    new BatchNorm2d(out),
+  ]);
+}
+
 /** conv3x3(s) – BN – ReLU – conv3x3 – BN, + shortcut, ReLU. */
 export class BasicBlock extends Layer {
   /** Output channels = planes × 1. */
@@ -45,10 +58,7 @@ export class BasicBlock extends Layer {
     if (stride !== 1 || inPlanes !== planes) {
       this.#downsample = this.registerModule(
         "downsample",
-        new Sequential([
-          new Conv2d(inPlanes, planes, 1, { stride, bias: false, rng }),
-          new BatchNorm2d(planes),
-        ]),
+        projectionShortcut(inPlanes, planes, stride, rng),
       );
     }
   }
@@ -103,10 +113,7 @@ export class Bottleneck extends Layer {
     if (stride !== 1 || inPlanes !== out) {
       this.#downsample = this.registerModule(
         "downsample",
-        new Sequential([
-          new Conv2d(inPlanes, out, 1, { stride, bias: false, rng }),
-          new BatchNorm2d(out),
-        ]),
+        projectionShortcut(inPlanes, out, stride, rng),
       );
     }
   }

@@ -22,6 +22,7 @@ import { exportTeacher } from "./checkpoint.ts";
 import { resolveTrainConfig, type TrainConfig } from "./config.ts";
 import { createExperiment } from "./experiment.ts";
 import { type EpochRecord, type StepInfo, Trainer } from "./trainer.ts";
+import { exists } from "../io/exists.ts";
 
 /** Summary written to `results.json`. */
 export interface TrainResults {
@@ -231,16 +232,6 @@ export async function main(args: string[], opts: Omit<RunOptions, "resume"> = {}
     return 1;
   } finally {
     if (listening) Deno.removeSignalListener("SIGINT", onSigint);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
   }
 }
 

@@ -14,9 +14,9 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { cifarEval, cifarTrain } from "../data/augment.ts";
 import { loadCifar } from "../data/cifar.ts";
-import { DataLoader } from "../data/loader.ts";
+import type { DataLoader } from "../data/loader.ts";
+import { cifarLoader } from "../data/presets.ts";
 import { generateSynthetic } from "../data/synthetic.ts";
 import type { ImageSet } from "../data/types.ts";
 import { teskdLoss } from "../losses/teskd.ts";
@@ -81,24 +81,12 @@ export async function createExperiment(config: TrainConfig): Promise<Experiment>
   const loss = (out: TeskdOutput, labels: tf.Tensor1D): LossResult =>
     teskdLoss(out, labels, lossOpts);
   const loader = (set: ImageSet, trainSplit: boolean) =>
-    new DataLoader(
-      {
-        type: "images",
-        images: set.images,
-        labels: set.labels,
-        height: set.height,
-        width: set.width,
-        channels: set.channels,
-        augment: trainSplit ? cifarTrain() : cifarEval(),
-        seed: config.seed,
-      },
-      {
-        batchSize: trainSplit ? config.batchSize : config.evalBatchSize,
-        numClasses,
-        shuffle: trainSplit,
-        workers: config.workers,
-      },
-    );
+    cifarLoader(set, {
+      train: trainSplit,
+      seed: config.seed,
+      batchSize: trainSplit ? config.batchSize : config.evalBatchSize,
+      workers: config.workers,
+    });
   const data = loader(train, true);
   const evalData = loader(test, false);
   return {
