@@ -62,6 +62,7 @@ Deno.test("small TESKD net: training lowers the loss, teacher and students learn
   for (let i = 0; i < 3; i++) {
     const accuracies = tf.tidy(() => {
       const out = net.forward(heldOut.x);
+      teskdLoss(out, heldOut.y); // computed inside tidy: must leave nothing behind
       const heads = { teacher: out.teacher, ...out.students };
       return Object.entries(heads).map(([name, head]) => {
         const hit = tf.equal(tf.argMax(head!.logits, 1), heldOut.y);
