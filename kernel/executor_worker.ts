@@ -8,7 +8,12 @@ import { Console } from "node:console";
 import process from "node:process";
 import { Writable } from "node:stream";
 import { CTRL, type FromWorker, STDIN_BUFFER_BYTES, type ToWorker } from "./executor_protocol.ts";
-import { DISPLAY_SYMBOL, GUARD_NAME, INTERRUPT_SIGNAL_SYMBOL } from "./runtime_contract.ts";
+import {
+  DISPLAY_SYMBOL,
+  DISPLAY_TRANSPORT_SYMBOL,
+  GUARD_NAME,
+  INTERRUPT_SIGNAL_SYMBOL,
+} from "./runtime_contract.ts";
 import { encodeBase64 } from "./base64.ts";
 import { evaluateCell } from "./compiler/eval.ts";
 
@@ -367,6 +372,16 @@ function installGlobals(): void {
   };
   Object.defineProperty(globalThis, Symbol.for(INTERRUPT_SIGNAL_SYMBOL), {
     get: () => controller.signal,
+    configurable: true,
+  });
+  // Libraries (which never import the kernel) reach the cells' display API through this global.
+  Object.defineProperty(globalThis, Symbol.for(DISPLAY_TRANSPORT_SYMBOL), {
+    value: Object.freeze({
+      display: (value: unknown, opts: { id?: string } = {}): void => {
+        display(value, { id: opts.id });
+      },
+      update: (id: string, value: unknown): void => updateDisplay(id, value),
+    }),
     configurable: true,
   });
   // Timers a cell starts are remembered so an interrupt can stop its background work.

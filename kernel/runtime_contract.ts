@@ -20,6 +20,13 @@ export { GUARD_NAME } from "./compiler/types.ts";
 /** Well-known symbol under which `globalThis` exposes the running cell's `AbortSignal`. */
 export const INTERRUPT_SIGNAL_SYMBOL = "teskd.kernel.interruptSignal";
 
+/**
+ * Well-known symbol under which `globalThis` exposes the display transport for libraries:
+ * `{ display(value, opts?: { id? }): void; update(id, value): void }` (the cells' `display` and
+ * `updateDisplay`, reachable without importing kernel code).
+ */
+export const DISPLAY_TRANSPORT_SYMBOL = "teskd.kernel.display";
+
 /** Well-known symbol of the display protocol (Deno's convention): returns a MIME bundle. */
 export const DISPLAY_SYMBOL = "Jupyter.display";
 

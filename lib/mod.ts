@@ -19,3 +19,4 @@ export * from "./losses/mod.ts";
 export * from "./train/mod.ts";
 export * from "./data/mod.ts";
 export * as parity from "./parity/mod.ts";
+export * from "./analysis/mod.ts";

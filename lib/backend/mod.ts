@@ -61,6 +61,10 @@ export interface InitBackendOptions {
   env?: (name: string) => string | undefined;
 }
 
+// tfjs registers WebGL first; under Deno (no canvas) it can only fail, loudly, whenever code touches
+// tensors before initBackend(). Without it tfjs falls back to its cpu backend quietly.
+if (tf.findBackendFactory("webgl")) tf.removeBackend("webgl");
+
 let current: BackendInfo | undefined;
 
 /**

@@ -1,0 +1,195 @@
+/**
+ * Standard figures of a TESKD run, from the trainer's history (one record per epoch): loss curves,
+ * accuracy curves per head, teacher vs students, and several runs compared.
+ *
+ * @example
+ * ```ts
+ * accuracyCurves(trainer.history);                 // eval top-1 of every head per epoch
+ * teacherVsStudents(trainer.history);              // best top-1 per head, bars
+ * compareRuns({ baseline: a.history, teskd: b.history });
+ * ```
+ *
+ * @module
+ */
+import type { EpochRecord } from "../train/trainer.ts";
+import { Figure, lineChart, type Trace } from "./figure.ts";
+import { PALETTE } from "./sparkline.ts";
+
+/** Which accuracy to plot. */
+export type Metric = "top1" | "top5";
+
+function checkHistory(what: string, history: readonly EpochRecord[]): EpochRecord[] {
+  if (!Array.isArray(history)) throw new TypeError(`${what}: history must be an array of records`);
+  for (const [i, r] of history.entries()) {
+    if (typeof r?.epoch !== "number" || typeof r.eval !== "object" || typeof r.terms !== "object") {
+      throw new TypeError(`${what}: history[${i}] is not an epoch record`);
+    }
+  }
+  return history as EpochRecord[];
+}
+
+function headsOf(history: EpochRecord[]): string[] {
+  const heads: string[] = [];
+  for (const r of history) {
+    for (const h of Object.keys(r.eval)) if (!heads.includes(h)) heads.push(h);
+  }
+  return heads;
+}
+
+/**
+ * Training loss per epoch: the total, each term and (when evaluated) the evaluation loss.
+ *
+ * @example
+ * ```ts
+ * lossCurves(trainer.history);
+ * ```
+ */
+export function lossCurves(history: readonly EpochRecord[], opts: { title?: string } = {}): Figure {
+  const h = checkHistory("lossCurves", history);
+  const series: Record<string, number[]> = { loss: h.map((r) => r.loss) };
+  const terms: string[] = [];
+  for (const r of h) for (const k of Object.keys(r.terms)) if (!terms.includes(k)) terms.push(k);
+  for (const k of terms) series[k] = h.map((r) => r.terms[k] ?? NaN);
+  if (h.some((r) => r.evalLoss !== undefined)) {
+    series["eval loss"] = h.map((r) => r.evalLoss ?? NaN);
+  }
+  return lineChart(series, {
+    x: h.map((r) => r.epoch + 1),
+    title: opts.title ?? "loss",
+    yTitle: "loss",
+  });
+}
+
+/**
+ * Evaluation accuracy of every head per epoch (one line per head: the teacher and each student).
+ *
+ * @example
+ * ```ts
+ * accuracyCurves(trainer.history, { metric: "top5" });
+ * ```
+ */
+export function accuracyCurves(
+  history: readonly EpochRecord[],
+  opts: { metric?: Metric; title?: string } = {},
+): Figure {
+  const h = checkHistory("accuracyCurves", history);
+  const metric = opts.metric ?? "top1";
+  const series: Record<string, number[]> = {};
+  for (const head of headsOf(h)) series[head] = h.map((r) => r.eval[head]?.[metric] ?? NaN);
+  return lineChart(series, {
+    x: h.map((r) => r.epoch + 1),
+    title: opts.title ?? `evaluation ${metric === "top1" ? "top-1" : "top-5"} accuracy per head`,
+    yTitle: `${metric === "top1" ? "top-1" : "top-5"} (%)`,
+  });
+}
+
+/**
+ * Loss and accuracy side by side in one figure (left: loss terms; right: eval top-1 per head).
+ *
+ * @example
+ * ```ts
+ * curves(trainer.history);
+ * ```
+ */
+export function curves(history: readonly EpochRecord[], opts: { title?: string } = {}): Figure {
+  const loss = lossCurves(history);
+  const acc = accuracyCurves(history);
+  const data: Trace[] = [
+    ...loss.data.map((t) => ({ ...t, legendgroup: "loss" })),
+    ...acc.data.map((t) => ({ ...t, xaxis: "x2", yaxis: "y2", legendgroup: "accuracy" })),
+  ];
+  return new Figure(data, {
+    ...(opts.title ? { title: { text: opts.title } } : {}),
+    xaxis: { domain: [0, 0.45], title: { text: "epoch" } },
+    yaxis: { title: { text: "loss" } },
+    xaxis2: { domain: [0.55, 1], title: { text: "epoch" }, anchor: "y2" },
+    yaxis2: { title: { text: "top-1 (%)" }, anchor: "x2" },
+    height: 420,
+    margin: { t: opts.title ? 50 : 20, r: 20, b: 60, l: 60 },
+  });
+}
+
+/**
+ * The teacher against its students: best and final evaluation accuracy of every head, as bars.
+ *
+ * @example
+ * ```ts
+ * teacherVsStudents(trainer.history);
+ * ```
+ */
+export function teacherVsStudents(
+  history: readonly EpochRecord[],
+  opts: { metric?: Metric; title?: string } = {},
+): Figure {
+  const h = checkHistory("teacherVsStudents", history);
+  if (h.length === 0) throw new RangeError("teacherVsStudents: the history is empty");
+  const metric = opts.metric ?? "top1";
+  const heads = headsOf(h);
+  if (heads.length === 0) {
+    throw new RangeError("teacherVsStudents: no evaluation results in the history");
+  }
+  const best = heads.map((hd) => Math.max(...h.map((r) => r.eval[hd]?.[metric] ?? -Infinity)));
+  const last = h[h.length - 1];
+  const final = heads.map((hd) => last.eval[hd]?.[metric] ?? null);
+  const colors = heads.map((hd, i) => (hd === "teacher" ? "#3367d6" : PALETTE[(i + 1) % 6]));
+  const label = metric === "top1" ? "top-1" : "top-5";
+  return new Figure([
+    {
+      type: "bar",
+      name: `best ${label}`,
+      x: heads,
+      y: best,
+      marker: { color: colors },
+      text: best.map((v) => v.toFixed(2)),
+      textposition: "auto",
+    },
+    { type: "bar", name: `final ${label}`, x: heads, y: final, marker: { color: "#bbb" } },
+  ], {
+    title: { text: opts.title ?? `teacher vs students (${label}, %)` },
+    barmode: "group",
+    yaxis: { title: { text: `${label} (%)` } },
+    height: 420,
+    margin: { t: 50, r: 20, b: 60, l: 60 },
+  });
+}
+
+/**
+ * Several runs compared: one line per run for one head's evaluation accuracy (default the teacher).
+ *
+ * @example
+ * ```ts
+ * compareRuns({ baseline: base.history, teskd: run.history }, { head: "teacher" });
+ * ```
+ */
+export function compareRuns(
+  runs: Record<string, readonly EpochRecord[]>,
+  opts: { head?: string; metric?: Metric; title?: string } = {},
+): Figure {
+  const head = opts.head ?? "teacher";
+  const metric = opts.metric ?? "top1";
+  const names = Object.keys(runs);
+  if (names.length === 0) throw new RangeError("compareRuns: no runs given");
+  const data: Trace[] = names.map((name) => {
+    const h = checkHistory(`compareRuns (run "${name}")`, runs[name]);
+    if (h.length && !h.some((r) => r.eval[head])) {
+      throw new RangeError(
+        `compareRuns: run "${name}" has no head "${head}" (heads: ${headsOf(h).join(", ")})`,
+      );
+    }
+    return {
+      type: "scatter",
+      mode: h.length <= 50 ? "lines+markers" : "lines",
+      name,
+      x: h.map((r) => r.epoch + 1),
+      y: h.map((r) => r.eval[head]?.[metric] ?? null),
+    };
+  });
+  const label = metric === "top1" ? "top-1" : "top-5";
+  return new Figure(data, {
+    title: { text: opts.title ?? `${head} ${label} (%) by run` },
+    xaxis: { title: { text: "epoch" } },
+    yaxis: { title: { text: `${label} (%)` } },
+    height: 420,
+    margin: { t: 50, r: 20, b: 60, l: 60 },
+  });
+}

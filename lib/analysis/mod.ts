@@ -1,0 +1,22 @@
+/**
+ * Analysis in notebooks: Plotly figures, Arquero tables, an SVG architecture diagram and a live
+ * training view — all rendered through the display protocol (`[Symbol.for("Jupyter.display")]()`
+ * returning a MIME bundle); nothing here imports kernel code.
+ *
+ * @example
+ * ```ts
+ * import { accuracyCurves, historyTable, ProgressView, teskdDiagram } from "teskd";
+ * const view = new ProgressView({ epochs: 10 });
+ * // new Trainer({ ..., onStep: view.onStep, onEpoch: view.onEpoch })
+ * ```
+ *
+ * @module
+ */
+export * from "./display.ts";
+export * from "./plotly.ts";
+export * from "./figure.ts";
+export * from "./figures.ts";
+export * from "./table.ts";
+export * from "./sparkline.ts";
+export * from "./diagram.ts";
+export * from "./progress.ts";

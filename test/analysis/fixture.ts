@@ -1,0 +1,41 @@
+/** Synthetic trainer histories and steps for the analysis tests (made here, not by the library). */
+import type { EpochRecord, StepInfo } from "../../lib/train/trainer.ts";
+
+/** A history of `epochs` records with heads teacher, 8x8, 16x16 and terms ce, kd, fea. */
+export function makeHistory(epochs: number, offset = 0): EpochRecord[] {
+  return Array.from({ length: epochs }, (_, e) => ({
+    epoch: e,
+    lr: 0.1 * 0.5 ** Math.floor(e / 3),
+    loss: 3 - e * 0.2 + offset,
+    terms: { ce: 2 - e * 0.1, kd: 0.7 - e * 0.05, fea: 0.3 - e * 0.01 },
+    trainTop1: { teacher: 20 + e * 5, "8x8": 18 + e * 5 },
+    eval: {
+      teacher: { top1: 30 + e * 4 + offset, top5: 60 + e * 2 },
+      "8x8": { top1: 28 + e * 4 - (e === epochs - 1 ? 6 : 0), top5: 58 + e * 2 },
+      "16x16": { top1: 25 + e * 3, top5: 55 + e * 2 },
+    },
+    evalLoss: 2.5 - e * 0.1,
+    images: 5000,
+    steps: 40,
+    globalStep: (e + 1) * 40,
+    trainSeconds: 10 + e,
+    evalSeconds: 2,
+    imagesPerSecond: 500 + e,
+  }));
+}
+
+/** Step `step` of epoch `epoch` with `bpe` batches per epoch. */
+export function makeStep(epoch: number, step: number, bpe: number): StepInfo {
+  return {
+    epoch,
+    step,
+    batchesPerEpoch: bpe,
+    globalStep: epoch * bpe + step + 1,
+    loss: 2.5 - 0.01 * (epoch * bpe + step),
+    terms: { ce: 1.5, kd: 0.75, fea: 0.25 },
+    lr: 0.1,
+    gradNorm: 1,
+    images: 128,
+    imagesPerSecond: 640,
+  };
+}
