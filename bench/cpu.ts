@@ -1,17 +1,23 @@
 /**
- * CPU benchmark of the teskd-cpu backend: ms per CIFAR ResNet-18 training step, GFLOP/s per
- * convolution shape, and PyTorch's ms/step for the same model, batch and thread count.
+ * CPU benchmark of the teskd-cpu backend, each figure next to PyTorch's for the same model, batch and
+ * thread count measured in the same run: ms per training step of the CIFAR ResNet-18 baseline and of
+ * the full TESKD model (teacher + 3 students, TESKD loss, SGD step; the product path of
+ * bench/train_step.ts, each model in its own process: bench/cpu_step.ts), teacher inference
+ * images/s at batch 256, and GFLOP/s per convolution shape.
  *
- * `deno run -A bench/cpu.ts [--batch 32] [--threads 2] [--steps 3] [--stock-batch B] [--no-torch | --convs-only]`
+ * `deno run -A bench/cpu.ts [--batch 32] [--batch128] [--threads 2] [--steps 3] [--infer-batch 256]
+ *   [--stock-batch B] [--plain] [--no-torch | --convs-only]`
  *
- * `--stock-batch B` also times one step of tfjs's stock `cpu` backend, and of teskd-cpu, at batch B
- * (stock cpu is slow: use a small B).
+ * `--batch128` also measures both training steps at batch 128. `--plain` also times the ResNet-18 in
+ * plain tfjs ops (tfjs's own conv gradients). `--stock-batch B` also times one step of tfjs's stock
+ * `cpu` backend, and of teskd-cpu, at batch B (stock cpu is slow: use a small B).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerFastCpuBackend } from "../lib/backend/cpu/mod.ts";
 import { ResNet } from "../lib/models/resnet.ts";
+import { createTeacher } from "../lib/models/mod.ts";
 
 interface Options {
   batch: number;
@@ -20,10 +26,25 @@ interface Options {
   torch: boolean;
   step: boolean;
   stockBatch: number;
+  inferBatch: number;
+  batch128: boolean;
+  plain: boolean;
 }
 
+const NUMERIC = { batch: "batch", threads: "threads", steps: "steps" } as const;
+
 function parseArgs(args: string[]): Options {
-  const o: Options = { batch: 32, threads: 2, steps: 3, torch: true, step: true, stockBatch: 0 };
+  const o: Options = {
+    batch: 32,
+    threads: 2,
+    steps: 3,
+    torch: true,
+    step: true,
+    stockBatch: 0,
+    inferBatch: 256,
+    batch128: false,
+    plain: false,
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--no-torch" || a === "--convs-only") {
@@ -31,10 +52,20 @@ function parseArgs(args: string[]): Options {
       if (a === "--convs-only") o.step = false;
       continue;
     }
-    const key = a.replace(/^--/, "").replace("stock-batch", "stockBatch");
-    if (key !== "batch" && key !== "threads" && key !== "steps" && key !== "stockBatch") {
+    if (a === "--batch128" || a === "--plain") {
+      o[a === "--plain" ? "plain" : "batch128"] = true;
+      continue;
+    }
+    const name = a.replace(/^--/, "");
+    const key = name === "stock-batch"
+      ? "stockBatch"
+      : name === "infer-batch"
+      ? "inferBatch"
+      : NUMERIC[name as keyof typeof NUMERIC];
+    if (key === undefined) {
       throw new Error(
-        `bench cpu: unknown argument ${a} (use --batch, --threads, --steps, --stock-batch, --no-torch, --convs-only)`,
+        `bench cpu: unknown argument ${a} (use --batch, --batch128, --threads, --steps, --infer-batch, ` +
+          `--stock-batch, --plain, --no-torch, --convs-only)`,
       );
     }
     const v = Number(args[++i]);
@@ -162,7 +193,7 @@ function trainStepMs(batch: number, steps: number, net: () => Net = libNet): num
   return median(times);
 }
 
-/** The distinct convolutions of a CIFAR ResNet-18: [H (input), Cin, Cout, k, stride]. */
+/** The distinct convolutions of a CIFAR ResNet-18 and its TESKD students: [H, Cin, Cout, k, stride]. */
 const CONVS: [number, number, number, number, number][] = [
   [32, 3, 64, 3, 1],
   [32, 64, 64, 3, 1],
@@ -173,6 +204,11 @@ const CONVS: [number, number, number, number, number][] = [
   [8, 256, 256, 3, 1],
   [8, 256, 512, 3, 2],
   [4, 512, 512, 3, 1],
+  // TESKD students: laterals / upsample / fuse 1x1 convs and the stride-k heads.
+  [32, 64, 512, 1, 1],
+  [32, 512, 512, 1, 1],
+  [16, 512, 512, 1, 1],
+  [32, 512, 512, 8, 8],
 ];
 
 function timeIt(f: () => tf.Tensor, reps: number): number {
@@ -191,7 +227,7 @@ function timeIt(f: () => tf.Tensor, reps: number): number {
 function convTable(batch: number): string[] {
   const rows = ["conv (N,H,Cin→Cout,k,s)          fwd GF/s  dW GF/s  dX GF/s"];
   for (const [h, cin, cout, k, s] of CONVS) {
-    const pad = (k - 1) >> 1;
+    const pad = k === s ? 0 : (k - 1) >> 1;
     const oh = Math.floor((h + 2 * pad - k) / s) + 1;
     const flops = 2 * batch * oh * oh * cout * k * k * cin;
     const x = tf.randomNormal([batch, h, h, cin]) as tf.Tensor4D;
@@ -222,11 +258,19 @@ function convTable(batch: number): string[] {
   return rows;
 }
 
-async function torchMs(o: Options): Promise<number | string> {
+type TorchMode = "baseline" | "teskd" | "infer";
+
+/** PyTorch's median ms per step (or per inference batch), or why it is unavailable. */
+async function torchMs(
+  mode: TorchMode,
+  batch: number,
+  threads: number,
+  steps: number,
+): Promise<number | string> {
   const script = new URL("./torch_reference.py", import.meta.url).pathname;
   try {
     const out = await new Deno.Command("/usr/bin/python3", {
-      args: [script, String(o.batch), String(o.threads), String(o.steps)],
+      args: [script, String(batch), String(threads), String(steps), mode],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -241,6 +285,63 @@ async function torchMs(o: Options): Promise<number | string> {
 }
 
 /**
+ * ms per product-path training step (baseline or full TESKD), measured in a child process
+ * (bench/cpu_step.ts), or why it failed (e.g. killed for memory).
+ */
+async function productStepMs(
+  batch: number,
+  model: "baseline" | "teskd",
+  steps: number,
+  threads: number,
+): Promise<number | string> {
+  const script = new URL("./cpu_step.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, String(batch), model, String(steps), String(threads)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    const why = out.signal === "SIGKILL"
+      ? "killed (SIGKILL: out of memory?)"
+      : new TextDecoder().decode(out.stderr).trim().split("\n").pop();
+    return `failed: ${why}`;
+  }
+  return Number(
+    JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!).ms_per_step,
+  );
+}
+
+/** ms per eval-mode forward pass of the deployed teacher (CIFAR ResNet-18) at `batch`. */
+function inferMs(batch: number, steps: number): number {
+  const model = createTeacher("cifarresnet18", { numClasses: 100, seed: 27 });
+  model.eval();
+  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, "float32", 3);
+  try {
+    return timeIt(() => tf.tidy(() => model.forward(x).logits), steps);
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+}
+
+/** One report line: ours, PyTorch's, and the ratio. */
+function compare(
+  what: string,
+  ours: number,
+  torch: number | string | null,
+  unit: "ms/step" | "img/s",
+  batch: number,
+): string {
+  const show = (ms: number) =>
+    unit === "ms/step" ? `${ms.toFixed(0)} ms/step` : `${(batch / ms * 1000).toFixed(1)} img/s`;
+  if (torch === null) return `${what}: teskd-cpu ${show(ours)}`;
+  if (typeof torch === "string") return `${what}: teskd-cpu ${show(ours)}; PyTorch ${torch}`;
+  return `${what}: teskd-cpu ${show(ours)}, PyTorch ${show(torch)}; teskd-cpu / PyTorch time = ${
+    (ours / torch).toFixed(2)
+  }x`;
+}
+
+/**
  * Runs the CPU benchmark and prints its report.
  *
  * @example
@@ -252,28 +353,51 @@ export async function benchCpu(args: string[]): Promise<void> {
   const o = parseArgs(args);
   const info = await registerFastCpuBackend({ threads: o.threads });
   await tf.setBackend(info.name);
-  console.log(`engine: ${info.engine} (tfjs backend "${info.name}")`);
+  console.log(`engine: ${info.engine} (tfjs backend "${info.name}"), ${o.threads} threads`);
   for (const r of convTable(o.batch)) console.log(r);
   if (!o.step) return;
-  const ms = trainStepMs(o.batch, o.steps);
-  console.log(
-    `CIFAR ResNet-18 (lib/models) training step, batch ${o.batch}: ${ms.toFixed(0)} ms/step`,
-  );
-  const plain = trainStepMs(o.batch, o.steps, plainNet);
-  console.log(
-    `CIFAR ResNet-18 (plain tfjs ops, native conv gradients), batch ${o.batch}: ${
-      plain.toFixed(0)
-    } ms/step`,
-  );
-  if (o.torch) {
-    const t = await torchMs(o);
-    if (typeof t === "number") {
+  const torch = (mode: TorchMode, batch: number, steps = o.steps) =>
+    o.torch ? torchMs(mode, batch, o.threads, steps) : Promise.resolve(null);
+  const batches = o.batch128 && o.batch !== 128 ? [o.batch, 128] : [o.batch];
+  for (const b of batches) {
+    // Fewer timed steps at large batches: one TESKD step there takes over a minute.
+    const steps = b >= 128 ? 1 : o.steps;
+    for (
+      const [model, what] of [
+        ["baseline", `ResNet-18 baseline train step, batch ${b}`],
+        ["teskd", `full TESKD train step (teacher + 3 students), batch ${b}`],
+      ] as const
+    ) {
+      const ours = await productStepMs(b, model, steps, o.threads);
+      const ref = await torch(model, b, steps);
       console.log(
-        `PyTorch, ${o.threads} threads: ${t.toFixed(0)} ms/step; teskd-cpu / PyTorch = ${
-          (ms / t).toFixed(2)
-        }x`,
+        typeof ours === "number"
+          ? compare(what, ours, ref, "ms/step", b)
+          : `${what}: teskd-cpu ${ours}; PyTorch ${
+            typeof ref === "number" ? `${ref.toFixed(0)} ms/step` : ref ?? "not run"
+          }`,
       );
-    } else console.log(`PyTorch: ${t}`);
+    }
+  }
+  const inf = inferMs(o.inferBatch, o.steps);
+  console.log(
+    compare(
+      `teacher inference, batch ${o.inferBatch}`,
+      inf,
+      await torch("infer", o.inferBatch),
+      "img/s",
+      o.inferBatch,
+    ),
+  );
+  if (o.plain) {
+    const ms = trainStepMs(o.batch, o.steps);
+    const plain = trainStepMs(o.batch, o.steps, plainNet);
+    console.log(
+      `CIFAR ResNet-18 (lib/models, SGD without momentum), batch ${o.batch}: ${
+        ms.toFixed(0)
+      } ms/step; ` +
+        `same net in plain tfjs ops (tfjs conv gradients): ${plain.toFixed(0)} ms/step`,
+    );
   }
   if (o.stockBatch > 0) {
     const fast = trainStepMs(o.stockBatch, 1);

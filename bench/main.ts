@@ -12,7 +12,8 @@ const BENCHMARKS: Record<string, { about: string; run: (args: string[]) => Promi
     run: async () => (await import("./kernel.ts")).benchKernel(),
   },
   cpu: {
-    about: "fast CPU kernels: GFLOP/s per conv shape, ms/step vs PyTorch (--batch 128)",
+    about:
+      "baseline + full TESKD ms/step and teacher img/s vs PyTorch, GFLOP/s per conv (--batch128)",
     run: async (args) => (await import("./cpu.ts")).benchCpu(args),
   },
   data: {

@@ -205,6 +205,8 @@ Deno.test("teskd-cpu: broadcasting Add/Sub/Mul/Div, Relu, Step, Square, BatchNor
   const c4 = tf.randomNormal([1, 1, 1, 7]).add(3);
   const s = tf.scalar(1.7);
   const col = tf.randomNormal([2, 5, 3, 1]);
+  const pooled = tf.randomNormal([2, 1, 1, 7]);
+  const mixed = tf.randomNormal([5, 1, 7]);
   const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
     ["add", tf.add],
     ["sub", tf.sub],
@@ -220,7 +222,11 @@ Deno.test("teskd-cpu: broadcasting Add/Sub/Mul/Div, Relu, Step, Square, BatchNor
         ["[1,1,1,C]", c4, x],
         ["scalar", x, s],
         ["scalar first", s, x],
-        ["trailing 1 (fallback)", x, col],
+        ["trailing 1 (strided)", x, col],
+        ["[N,1,1,C] first (strided)", pooled, x],
+        ["[N,1,1,C] second (strided)", x, pooled],
+        ["[H,1,C] (strided)", x, mixed],
+        ["both broadcast (strided)", pooled, mixed],
       ] as [string, tf.Tensor, tf.Tensor][]
     ) {
       const [out, ref] = await onBoth(() => op(a, b));
@@ -256,7 +262,11 @@ Deno.test("teskd-cpu: broadcasting Add/Sub/Mul/Div, Relu, Step, Square, BatchNor
 Deno.test("teskd-cpu: Sum/Mean over axes, Transpose, Slice and Pad match cpu", async () => {
   await registerFastCpuBackend({ threads: 2 });
   const x = tf.randomNormal([3, 6, 5, 8]);
+  const wide = tf.randomNormal([2, 3, 4, 80]);
   const cases: [string, () => tf.Tensor][] = [
+    ["transpose keeping C (row copies)", () => tf.transpose(wide, [1, 2, 0, 3])],
+    ["slice of wide rows", () => tf.slice(wide, [1, 1, 0, 3], [1, 2, 3, 70])],
+    ["pad wide rows", () => tf.pad(wide, [[0, 1], [1, 0], [2, 1], [0, 0]])],
     ["sum NHW", () => tf.sum(x, [0, 1, 2])],
     ["sum NHW keepDims", () => tf.sum(x, [0, 1, 2], true)],
     ["mean NHW", () => tf.mean(x, [0, 1, 2])],

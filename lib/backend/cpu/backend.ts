@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { WASM_URLS } from "./artifacts.ts";
 import { KernelRuntime } from "./runtime.ts";
+import { noteEscaped, noteRegistered, noteReleased } from "./pool.ts";
 import {
   batchNorm,
   binary,
@@ -272,6 +273,46 @@ function memoryKernels(): tf.KernelConfig[] {
   ];
 }
 
+/**
+ * tfjs's cpu backend telling the output pool (pool.ts) when an array is registered, read out or
+ * freed, so that the arrays of disposed intermediate tensors are reused instead of re-faulted.
+ */
+class PoolingCpuBackend extends tf.MathBackendCPU {
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType) {
+    noteRegistered(values);
+    return super.write(values, shape, dtype);
+  }
+
+  override move(
+    dataId: tf.DataId,
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+    refCount: number,
+  ): void {
+    noteRegistered(values);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    noteEscaped(this.data.get(dataId)?.values);
+    return super.readSync(dataId);
+  }
+
+  override read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
+    noteEscaped(this.data.get(dataId)?.values);
+    return super.read(dataId);
+  }
+
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    // `data.get` of an id this backend does not hold would move it here: look first.
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const freed = super.disposeData(dataId, force);
+    if (freed && values !== undefined && !this.data.has(dataId)) noteReleased(values);
+    return freed;
+  }
+}
+
 function sizeOf(shape: number[]): number {
   return shape.reduce((p, d) => p * d, 1);
 }
@@ -324,7 +365,7 @@ async function setup(threads: number): Promise<FastCpuBackendInfo> {
   const fast = [...fastKernels(rt), ...memoryKernels()];
   const replaced = new Set(fast.map((k) => k.kernelName));
   tf.registerBackend(BACKEND_NAME, () => {
-    const backend = new tf.MathBackendCPU();
+    const backend = new PoolingCpuBackend();
     // The cpu backend's first write prints advice to install tfjs-node, which does not apply here.
     (backend as unknown as { firstUse: boolean }).firstUse = false;
     return backend;

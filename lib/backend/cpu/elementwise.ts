@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { allocOutput, allocZeroed } from "./pool.ts";
 
 /** Element-wise binary operations with tfjs semantics on float32. */
 export type BinaryOp = "add" | "sub" | "mul" | "div";
@@ -104,8 +105,9 @@ function rowA(op: BinaryOp, out: Float32Array, a: Float32Array, b: Float32Array)
 }
 
 /**
- * `a op b` with broadcasting when both shapes are equal or one operand only repeats along leading
- * axes of the other (scalars, per-channel vectors). Returns the output shape and values.
+ * `a op b` with numpy broadcasting; fast paths when both shapes are equal or one operand only
+ * repeats along leading axes of the other (scalars, per-channel vectors). Returns the output shape
+ * and values, or null when the shapes do not broadcast.
  */
 export function binary(
   op: BinaryOp,
@@ -117,7 +119,7 @@ export function binary(
   const shape = broadcastShape(aShape, bShape);
   if (shape === null) return null;
   const n = sizeOf(shape);
-  const out = new Float32Array(n);
+  const out = allocOutput(n);
   if (a.length === n && b.length === n) {
     switch (op) {
       case "add":
@@ -138,10 +140,66 @@ export function binary(
   if (n === 0) return { shape, values: out };
   const bSmall = a.length === n && isSuffix(bShape, shape);
   const aSmall = b.length === n && isSuffix(aShape, shape);
-  if (!bSmall && !aSmall) return null;
   if (bSmall) rowB(op, out, a, b);
-  else rowA(op, out, a, b);
+  else if (aSmall) rowA(op, out, a, b);
+  else {strided(
+      op,
+      out,
+      shape,
+      a,
+      broadcastStrides(aShape, shape),
+      b,
+      broadcastStrides(bShape, shape),
+    );}
   return { shape, values: out };
+}
+
+/** Element strides of an operand of shape `s` broadcast to `out` (0 along repeated axes). */
+function broadcastStrides(s: readonly number[], out: readonly number[]): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  let st = 1;
+  for (let i = s.length - 1, o = out.length - 1; i >= 0; i--, o--) {
+    if (s[i] !== 1) strides[o] = st;
+    st *= s[i];
+  }
+  return strides;
+}
+
+/**
+ * General broadcasting (e.g. [N,1,1,C] with [N,H,W,C], the gradient of a spatial mean): walks the
+ * output row by row along its last axis, each operand with its own stride there.
+ */
+function strided(
+  op: BinaryOp,
+  out: Float32Array,
+  shape: readonly number[],
+  a: Float32Array,
+  sa: readonly number[],
+  b: Float32Array,
+  sb: readonly number[],
+): void {
+  const rank = shape.length;
+  const inner = shape[rank - 1];
+  const ia = sa[rank - 1];
+  const ib = sb[rank - 1];
+  const idx = new Array<number>(rank - 1).fill(0);
+  let pa = 0;
+  let pb = 0;
+  for (let o = 0; o < out.length; o += inner) {
+    for (let j = 0, qa = pa, qb = pb; j < inner; j++, qa += ia, qb += ib) {
+      const x = a[qa];
+      const y = b[qb];
+      out[o + j] = op === "add" ? x + y : op === "sub" ? x - y : op === "mul" ? x * y : x / y;
+    }
+    for (let i = rank - 2; i >= 0; i--) {
+      pa += sa[i];
+      pb += sb[i];
+      if (++idx[i] < shape[i]) break;
+      pa -= sa[i] * shape[i];
+      pb -= sb[i] * shape[i];
+      idx[i] = 0;
+    }
+  }
 }
 
 /** Normalised, sorted, de-duplicated axes of a tensor of rank `rank`. */
@@ -176,7 +234,7 @@ export function reduce(
     : shape.filter((_, i) => !axes.includes(i));
   const reduced = sizeOf(axes.map((a) => shape[a]));
   const kept = x.length / Math.max(reduced, 1);
-  const out = new Float32Array(reduced === 0 ? sizeOf(outShape) : kept);
+  const out = reduced === 0 ? allocZeroed(sizeOf(outShape)) : allocOutput(kept);
   if (reduced === 0) return { shape: outShape, values: mean ? out.fill(NaN) : out };
   if (leading && axes.length > 0) {
     // Column sums over `reduced` rows of `kept` values, accumulated in float64.
@@ -203,7 +261,7 @@ export function slice(
   size: readonly number[],
 ): Float32Array {
   const rank = shape.length;
-  const out = new Float32Array(sizeOf(size));
+  const out = allocOutput(sizeOf(size));
   if (out.length === 0) return out;
   const strides = new Array<number>(rank);
   let s = 1;
@@ -216,7 +274,9 @@ export function slice(
   for (let o = 0; o < out.length; o += run) {
     let src = rank === 0 ? 0 : begin[rank - 1];
     for (let i = 0; i < rank - 1; i++) src += (begin[i] + idx[i]) * strides[i];
-    out.set(x.subarray(src, src + run), o);
+    // Short runs (a few channels) copy faster element by element than through a subarray view.
+    if (run < 64) { for (let j = 0; j < run; j++) out[o + j] = x[src + j]; }
+    else out.set(x.subarray(src, src + run), o);
     for (let i = rank - 2; i >= 0; i--) {
       if (++idx[i] < size[i]) break;
       idx[i] = 0;
@@ -234,7 +294,7 @@ export function pad(
 ): { shape: number[]; values: Float32Array } {
   const rank = shape.length;
   const outShape = shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
-  const out = new Float32Array(sizeOf(outShape));
+  const out = allocZeroed(sizeOf(outShape));
   if (value !== 0) out.fill(value);
   if (x.length === 0) return { shape: outShape, values: out };
   const strides = new Array<number>(rank);
@@ -248,7 +308,8 @@ export function pad(
   for (let src = 0; src < x.length; src += run) {
     let dst = rank === 0 ? 0 : paddings[rank - 1][0];
     for (let i = 0; i < rank - 1; i++) dst += (paddings[i][0] + idx[i]) * strides[i];
-    out.set(x.subarray(src, src + run), dst);
+    if (run < 64) { for (let j = 0; j < run; j++) out[dst + j] = x[src + j]; }
+    else out.set(x.subarray(src, src + run), dst);
     for (let i = rank - 2; i >= 0; i--) {
       if (++idx[i] < shape[i]) break;
       idx[i] = 0;
@@ -259,7 +320,7 @@ export function pad(
 
 /** max(x, 0) with NaN passed through, as tfjs's Relu. */
 export function relu(x: Float32Array): Float32Array {
-  const out = new Float32Array(x.length);
+  const out = allocOutput(x.length);
   // Branch-free (the sign of activations is unpredictable): exact in float64, NaN stays NaN.
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
@@ -270,7 +331,7 @@ export function relu(x: Float32Array): Float32Array {
 
 /** 1 where x > 0, `alpha` elsewhere, NaN for NaN: tfjs's Step (the ReLU gradient mask). */
 export function step(x: Float32Array, alpha: number): Float32Array {
-  const out = new Float32Array(x.length);
+  const out = allocOutput(x.length);
   // Branch-free select (the sign of activations is unpredictable); NaN is rare and predictable.
   const pick = Float32Array.of(alpha, 1);
   for (let i = 0; i < x.length; i++) {
@@ -282,7 +343,7 @@ export function step(x: Float32Array, alpha: number): Float32Array {
 
 /** x², element-wise. */
 export function square(x: Float32Array): Float32Array {
-  const out = new Float32Array(x.length);
+  const out = allocOutput(x.length);
   for (let i = 0; i < x.length; i++) out[i] = x[i] * x[i];
   return out;
 }
@@ -314,7 +375,7 @@ export function batchNorm(
     sub[c] = mean[c % mean.length];
     add[c] = offset === null ? 0 : offset[c % offset.length];
   }
-  const out = new Float32Array(x.length);
+  const out = allocOutput(x.length);
   for (let base = 0; base < x.length; base += channels) {
     for (let c = 0; c < channels; c++) out[base + c] = add[c] + (x[base + c] - sub[c]) * mul[c];
   }
@@ -329,7 +390,7 @@ export function transpose(
 ): { shape: number[]; values: Float32Array } {
   const rank = shape.length;
   const outShape = perm.map((p) => shape[p]);
-  const out = new Float32Array(x.length);
+  const out = allocOutput(x.length);
   if (x.length === 0 || rank === 0) {
     out.set(x);
     return { shape: outShape, values: out };
@@ -346,7 +407,9 @@ export function transpose(
   const idx = new Array<number>(rank - 1).fill(0);
   let src = 0;
   for (let o = 0; o < out.length; o += inner) {
-    for (let j = 0, q = src; j < inner; j++, q += innerStride) out[o + j] = x[q];
+    // Permutations that keep the last axis (NHWC ⇄ HNWC) move whole contiguous rows.
+    if (innerStride === 1 && inner >= 64) out.set(x.subarray(src, src + inner), o);
+    else for (let j = 0, q = src; j < inner; j++, q += innerStride) out[o + j] = x[q];
     for (let i = rank - 2; i >= 0; i--) {
       src += strides[i];
       if (++idx[i] < outShape[i]) break;

@@ -8,6 +8,7 @@
  * @module
  */
 import { D, KernelRuntime, KIND_COL2IM, KIND_GEMM } from "./runtime.ts";
+import { copyOutput } from "./pool.ts";
 
 /** Geometry of a 2-D convolution, as tfjs's `computeConv2DInfo` reports it. */
 export interface ConvGeometry {
@@ -108,7 +109,7 @@ export function matmul(
       LDC: n,
     });
   }
-  return rt.f32.slice(pc / 4, pc / 4 + batch * m * n);
+  return copyOutput(rt.f32.subarray(pc / 4, pc / 4 + batch * m * n));
 }
 
 /** Forward NHWC convolution of `x` with an HWIO `filter`; returns the NHWC output values. */
@@ -137,7 +138,7 @@ export function conv2d(
     C: pc,
     LDC: g.outChannels,
   });
-  return rt.f32.slice(pc / 4, pc / 4 + m * g.outChannels);
+  return copyOutput(rt.f32.subarray(pc / 4, pc / 4 + m * g.outChannels));
 }
 
 /** Filter gradient (HWIO) of an NHWC convolution from its input `x` and output gradient `dy`. */
@@ -168,7 +169,7 @@ export function conv2dBackpropFilter(
     C: pc,
     LDC: g.outChannels,
   });
-  return rt.f32.slice(pc / 4, pc / 4 + taps * g.outChannels);
+  return copyOutput(rt.f32.subarray(pc / 4, pc / 4 + taps * g.outChannels));
 }
 
 /** Input gradient (NHWC) of a convolution from its output gradient `dy` and HWIO `filter`. */
@@ -197,7 +198,7 @@ export function conv2dBackpropInput(
       LDC: taps,
       ...b,
     });
-    return rt.f32.slice(pdx / 4, pdx / 4 + size);
+    return copyOutput(rt.f32.subarray(pdx / 4, pdx / 4 + size));
   }
   rt.f32.fill(0, pdx / 4, pdx / 4 + size);
   const rows = Math.max(1, Math.min(pixels, Math.floor(CHUNK_FLOATS / taps)));
@@ -217,5 +218,5 @@ export function conv2dBackpropInput(
     });
     rt.exec({ ...geo, KIND: KIND_COL2IM, M: m, ROW0: row0, A: pcol, C: pdx });
   }
-  return rt.f32.slice(pdx / 4, pdx / 4 + size);
+  return copyOutput(rt.f32.subarray(pdx / 4, pdx / 4 + size));
 }
