@@ -1,7 +1,8 @@
 /**
  * Analysis in notebooks: Plotly figures, Arquero tables, an SVG architecture diagram and a live
- * training view — all rendered through the display protocol (`[Symbol.for("Jupyter.display")]()`
- * returning a MIME bundle); nothing here imports kernel code.
+ * training view, ablation grids (`runAblation`, `meanStd`, `pivot`, `barByFactor`) and the paper's
+ * table beside measured runs (`paperTable`) — all rendered through the display protocol
+ * (`[Symbol.for("Jupyter.display")]()` returning a MIME bundle); nothing here imports kernel code.
  *
  * @example
  * ```ts
@@ -20,3 +21,5 @@ export * from "./table.ts";
 export * from "./sparkline.ts";
 export * from "./diagram.ts";
 export * from "./progress.ts";
+export * from "./ablation.ts";
+export * from "./paper.ts";

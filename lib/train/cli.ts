@@ -55,6 +55,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Minimum seconds between step progress lines. Default 10. */
   progressEvery?: number;
+  /** Called after every epoch, once `history.json` holds it (awaited). */
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
 }
 
 /**
@@ -108,6 +110,7 @@ export async function runTraining(
               r.trainSeconds.toFixed(1)
             } s)`,
         );
+        await opts.onEpoch?.(r);
       },
     });
     const last = join(config.outDir, "last.safetensors");
@@ -191,7 +194,10 @@ export function parseArgs(
  * @param args command-line arguments
  * @param opts log sink and signal (tests)
  */
-export async function main(args: string[], opts: Omit<RunOptions, "resume"> = {}): Promise<number> {
+export async function main(
+  args: string[],
+  opts: Omit<RunOptions, "resume" | "onEpoch"> = {},
+): Promise<number> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const ctrl = new AbortController();
   const onSigint = () => ctrl.abort(new Error("interrupted (Ctrl-C)"));

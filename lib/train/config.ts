@@ -11,6 +11,7 @@
  * @module
  */
 import { type Level, LEVELS } from "../models/backbone.ts";
+import type { Fusion } from "../models/teskd.ts";
 import { NETWORKS } from "../models/zoo.ts";
 
 /** A training run. */
@@ -77,6 +78,16 @@ export interface TrainConfig {
   fea: number;
   /** KD temperature T. Default 4. */
   temperature: number;
+  /**
+   * How the top-down pathway merges the upsampled map with the lateral one: "add-concat" (the official
+   * `concat[u + lateral, u]`), "add" or "concat" (ablations). Default "add-concat".
+   */
+  fusion: Fusion;
+  /**
+   * Detach the teacher's logits in the KD terms (the official code does not: KD gradients also reach
+   * the teacher). Default false.
+   */
+  detachTeacher: boolean;
   /** Seed of weights, shuffling and augmentation. Default 27. */
   seed: number;
   /** Engine: "auto", "cpu", "webgpu" or "tensorflow". Default "auto". */
@@ -116,6 +127,8 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   kd: 0.8,
   fea: 1e-7,
   temperature: 4,
+  fusion: "add-concat",
+  detachTeacher: false,
   seed: 27,
   backend: "auto",
   outDir: "runs/teskd",
@@ -161,6 +174,7 @@ export function resolveTrainConfig(partial: unknown = {}, source = "config"): Tr
   oneOf("dataset", ["cifar100", "cifar10", "synthetic"]);
   oneOf("schedule", ["multistep", "cosine"]);
   oneOf("backend", ["auto", "cpu", "webgpu", "tensorflow"]);
+  oneOf("fusion", ["add-concat", "add", "concat"]);
   if (!Array.isArray(cfg.levels) || !cfg.levels.every((l) => LEVELS.includes(l))) {
     fail("levels", `a list of ${LEVELS.join(", ")}`);
   }
@@ -187,7 +201,7 @@ export function resolveTrainConfig(partial: unknown = {}, source = "config"): Tr
   num("temperature", (v) => v > 0, "a number > 0");
   num("seed", int, "an integer");
   if (cfg.workers !== undefined) num("workers", (v) => int(v) && v >= 0, "an integer ≥ 0");
-  for (const f of ["download", "nesterov", "perStepSchedule"] as const) {
+  for (const f of ["download", "nesterov", "perStepSchedule", "detachTeacher"] as const) {
     if (typeof cfg[f] !== "boolean") fail(f, "true or false");
   }
   if (!Array.isArray(cfg.milestones) || !cfg.milestones.every((m) => typeof m === "number")) {

@@ -68,6 +68,7 @@ export async function createExperiment(config: TrainConfig): Promise<Experiment>
     numClasses,
     seed: config.seed,
     widthMultiplier: config.widthMultiplier,
+    fusion: config.fusion,
     levels: config.method === "baseline" ? [] : config.levels,
   });
   const lossOpts = config.method === "baseline"
@@ -77,6 +78,7 @@ export async function createExperiment(config: TrainConfig): Promise<Experiment>
       kdWeight: config.kd,
       feaWeight: config.fea,
       temperature: config.temperature,
+      detachTeacher: config.detachTeacher,
     };
   const loss = (out: TeskdOutput, labels: tf.Tensor1D): LossResult =>
     teskdLoss(out, labels, lossOpts);

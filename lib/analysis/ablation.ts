@@ -1,0 +1,663 @@
+/**
+ * Ablations: a grid of training runs over any {@link TrainConfig} fields (loss weights, temperature,
+ * student levels, fusion, KD detach, width, seed, …), run one after another in this process or in
+ * parallel CLI processes, persisted as ordinary CLI run folders (`<dir>/<run-id>/config.json`,
+ * `history.json`, `results.json`, checkpoints) and resumable: finished runs are skipped, interrupted
+ * ones continue from their last checkpoint. Results come back as an Arquero table, with helpers for
+ * mean ± std over seeds, pivots and standard plots.
+ *
+ * @example
+ * ```ts
+ * const t = await runAblation({
+ *   base: { dataset: "synthetic", epochs: 5, widthMultiplier: 0.125 },
+ *   factors: { kd: [0, 0.8], seed: [1, 2, 3] },
+ *   dir: "runs/kd-ablation",
+ * });
+ * meanStd(t, "kd", "final_teacher_top1");
+ * barByFactor(t, "kd");
+ * ```
+ *
+ * @module
+ */
+import * as aq from "arquero";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../train/atomic.ts";
+import { runTraining, type TrainResults } from "../train/cli.ts";
+import { resolveTrainConfig, type TrainConfig } from "../train/config.ts";
+import type { EpochRecord } from "../train/trainer.ts";
+import { exists } from "../io/exists.ts";
+import { type ArqueroTable, displayable } from "./table.ts";
+import { Figure, type Trace } from "./figure.ts";
+import { compareRuns, type Metric } from "./figures.ts";
+import { PALETTE } from "./sparkline.ts";
+
+/** State of one run of a grid. */
+export type RunState = "not run" | "running" | "interrupted" | "failed" | "finished";
+
+/** What {@link AblationOptions.onRun} receives. */
+export interface AblationRunEvent {
+  /** "start": training (or resuming) begins; "end": it finished; "error": it failed. */
+  phase: "start" | "end" | "error";
+  /** The run id (its folder name under `dir`). */
+  id: string;
+  /** The varied factor values of this run. */
+  factors: Record<string, unknown>;
+  /** The full configuration of the run. */
+  config: TrainConfig;
+  /** The summary, at "end". */
+  results?: TrainResults;
+  /** The failure, at "error". */
+  error?: Error;
+}
+
+/** Options of {@link runAblation}. */
+export interface AblationOptions {
+  /** Fields shared by every run (the defaults are the official recipe). `outDir` is set per run. */
+  base?: Partial<TrainConfig>;
+  /** Field → values to try; the grid is their cartesian product (the last factor varies fastest). */
+  factors: Record<string, unknown[]>;
+  /** Folder of the grid: `ablation.json` plus one sub-folder per run. */
+  dir: string;
+  /** Runs at once, each in its own `deno run lib/train/cli.ts` process. Default 1: in this process. */
+  parallel?: number;
+  /** Called when a run starts, ends or fails (never for runs skipped because they are finished). */
+  onRun?: (event: AblationRunEvent) => void;
+  /** Called after every epoch of an in-process run. */
+  onEpoch?: (id: string, record: EpochRecord) => void | Promise<void>;
+  /** Stops the grid: the current run(s) stop between steps and `runAblation` rejects. */
+  signal?: AbortSignal;
+  /** Progress lines, prefixed by the run id. Default: stderr. */
+  log?: (line: string) => void;
+}
+
+/** One run of a grid. */
+export interface AblationRun {
+  /** Stable id: a slug of the factor values plus a short hash of them. */
+  id: string;
+  /** Factor values. */
+  factors: Record<string, unknown>;
+  /** The resolved configuration (`outDir` = `<dir>/<id>`). */
+  config: TrainConfig;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** FNV-1a 32-bit of a string, as 8 hex digits (stable across processes and versions). */
+function hash8(s: string): string {
+  let h = FNV_OFFSET;
+  for (const byte of new TextEncoder().encode(s)) {
+    h ^= byte;
+    h = Math.imul(h, FNV_PRIME) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+/** A factor value as a short label: arrays joined with "+", objects as JSON. */
+export function factorLabel(v: unknown): string {
+  if (Array.isArray(v)) return v.map(factorLabel).join("+");
+  if (v !== null && typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+/** A table cell for a factor value: numbers, strings and booleans as they are, the rest labelled. */
+function factorCell(v: unknown): string | number | boolean | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
+  return factorLabel(v);
+}
+
+/**
+ * The id of a run from its factor values: `name=value_…` made file-name safe (at most 60
+ * characters) plus "-" and a hash of the exact values, so equal values always give the same folder.
+ */
+export function runId(factors: Record<string, unknown>): string {
+  const names = Object.keys(factors);
+  const slug = names.map((k) => `${k}=${factorLabel(factors[k])}`).join("_")
+    .replace(/[^A-Za-z0-9=+._-]/g, "-").slice(0, 60);
+  const canonical = JSON.stringify(names.map((k) => [k, factors[k]]));
+  return `${slug || "run"}-${hash8(canonical)}`;
+}
+
+/**
+ * The runs of a grid, resolved and checked, without running anything.
+ *
+ * @throws Error naming the factor or field when a factor is unknown, has no values, or a value is
+ *   invalid for its field
+ */
+export function ablationGrid(
+  opts: Pick<AblationOptions, "base" | "factors" | "dir">,
+): AblationRun[] {
+  const { factors, dir } = opts;
+  if (typeof dir !== "string" || dir === "") throw new Error("runAblation: dir must be a folder");
+  if (typeof factors !== "object" || factors === null || Array.isArray(factors)) {
+    throw new Error("runAblation: factors must be an object of field → list of values");
+  }
+  if ("outDir" in factors) throw new Error("runAblation: outDir cannot be a factor (set per run)");
+  let grid: Record<string, unknown>[] = [{}];
+  for (const [name, values] of Object.entries(factors)) {
+    if (!Array.isArray(values) || values.length === 0) {
+      throw new Error(`runAblation: factor "${name}" needs a non-empty list of values`);
+    }
+    grid = grid.flatMap((g) => values.map((v) => ({ ...g, [name]: v })));
+  }
+  const runs = grid.map((f) => {
+    const id = runId(f);
+    const config = resolveTrainConfig(
+      { ...(opts.base ?? {}), ...f, outDir: join(dir, id) },
+      `runAblation (run ${id})`,
+    );
+    return { id, factors: f, config };
+  });
+  const seen = new Set<string>();
+  for (const r of runs) {
+    if (seen.has(r.id)) throw new Error(`runAblation: two runs share the id "${r.id}"`);
+    seen.add(r.id);
+  }
+  return runs;
+}
+
+/** Manifest of a grid, written to `<dir>/ablation.json`. */
+interface Manifest {
+  base: Partial<TrainConfig>;
+  factors: Record<string, unknown[]>;
+  runs: { id: string; factors: Record<string, unknown> }[];
+}
+
+const encoder = new TextEncoder();
+const writeJson = (path: string, value: unknown) =>
+  writeFileAtomic(path, [encoder.encode(JSON.stringify(value, null, 2) + "\n")]);
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as T;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Whether a process id is alive (Linux /proc; elsewhere a lock is trusted). */
+async function alive(pid: number): Promise<boolean> {
+  if (pid === Deno.pid) return true;
+  if (Deno.build.os !== "linux") return true;
+  return await exists(`/proc/${pid}`);
+}
+
+/** The state and progress of the run in `runDir`, from its files. */
+export async function runStatus(runDir: string): Promise<{
+  state: RunState;
+  epochsDone: number;
+  epochs: number | null;
+  results?: TrainResults;
+  history: EpochRecord[];
+  config?: TrainConfig;
+}> {
+  const config = await readJson<TrainConfig>(join(runDir, "config.json"));
+  const results = await readJson<TrainResults>(join(runDir, "results.json"));
+  const history = (await readJson<EpochRecord[]>(join(runDir, "history.json"))) ?? [];
+  const lock = await readJson<{ pid: number }>(join(runDir, "running.json"));
+  const failed = await exists(join(runDir, "error.txt"));
+  const epochs = config?.epochs ?? null;
+  let state: RunState;
+  if (results) state = "finished";
+  else if (lock && (await alive(lock.pid))) state = "running";
+  else if (failed) state = "failed";
+  else if (config || history.length > 0) state = "interrupted";
+  else state = "not run";
+  return { state, epochsDone: results?.epochs ?? history.length, epochs, results, history, config };
+}
+
+/** The repository's deno.json and the CLI, found from this module's location. */
+function cliPaths(): { denoJson: string; cli: string } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return { denoJson: join(here, "../../deno.json"), cli: join(here, "../train/cli.ts") };
+}
+
+/** Runs one grid point in this process. */
+async function runInProcess(run: AblationRun, opts: AblationOptions): Promise<TrainResults> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const { results } = await runTraining(run.config, {
+    resume: true,
+    signal: opts.signal,
+    log: (l) => log(`[${run.id}] ${l}`),
+    onEpoch: opts.onEpoch ? (r) => opts.onEpoch!(run.id, r) : undefined,
+  });
+  return results;
+}
+
+/** Runs one grid point in a CLI subprocess (`--resume`), its stderr in `<run>/train.log`. */
+async function runSubprocess(run: AblationRun, opts: AblationOptions): Promise<TrainResults> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const { denoJson, cli } = cliPaths();
+  const cfgPath = join(run.config.outDir, "config.json");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--config", denoJson, cli, "--config", cfgPath, "--resume"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const onAbort = () => {
+    try {
+      child.kill("SIGINT"); // the CLI stops between steps, keeping its last checkpoint
+    } catch { /* already exited */ }
+  };
+  opts.signal?.addEventListener("abort", onAbort);
+  const logFile = await Deno.open(join(run.config.outDir, "train.log"), {
+    create: true,
+    append: true,
+  });
+  const tail: string[] = [];
+  try {
+    let pending = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      await logFile.write(encoder.encode(chunk));
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const l of lines) {
+        log(`[${run.id}] ${l}`);
+        tail.push(l);
+        if (tail.length > 20) tail.shift();
+      }
+    }
+    const status = await child.status;
+    opts.signal?.throwIfAborted();
+    if (!status.success) {
+      throw new Error(`run ${run.id} failed (exit ${status.code}):\n${tail.join("\n")}`);
+    }
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+    logFile.close();
+  }
+  const results = await readJson<TrainResults>(join(run.config.outDir, "results.json"));
+  if (!results) throw new Error(`run ${run.id}: the CLI exited without writing results.json`);
+  return results;
+}
+
+/**
+ * Runs a grid of trainings (the cartesian product of `factors` over `base`) and returns one row per
+ * run. Every run is an ordinary CLI run folder `<dir>/<run-id>/` (config.json, history.json,
+ * results.json, last.safetensors, teacher.safetensors); runs that already have results.json are
+ * skipped, interrupted ones resume from their last epoch checkpoint. With `parallel: n > 1`, n runs
+ * at a time train in `deno run lib/train/cli.ts --resume` processes (logs in `<run>/train.log`).
+ *
+ * @returns the table of {@link ablationTable}
+ * @throws the signal's reason when aborted (finished epochs are kept), or the first failure (the
+ *   other runs still complete; the failure is also in `<run>/error.txt`)
+ *
+ * @example
+ * ```ts
+ * const t = await runAblation({
+ *   base: { dataset: "synthetic", epochs: 10, widthMultiplier: 0.25 },
+ *   factors: { temperature: [1, 4, 8], levels: [["8x8"], ["8x8", "16x16", "32x32"]] },
+ *   dir: "runs/t-levels",
+ *   parallel: 2,
+ * });
+ * pivot(t, "temperature", "levels", "final_teacher_top1");
+ * ```
+ */
+export async function runAblation(opts: AblationOptions): Promise<ArqueroTable> {
+  const runs = ablationGrid(opts);
+  const parallel = opts.parallel ?? 1;
+  if (!Number.isInteger(parallel) || parallel < 1) {
+    throw new Error(`runAblation: parallel must be an integer ≥ 1, got ${parallel}`);
+  }
+  await Deno.mkdir(opts.dir, { recursive: true });
+  const manifestPath = join(opts.dir, "ablation.json");
+  const old = await readJson<Manifest>(manifestPath);
+  const known = new Map((old?.runs ?? []).map((r) => [r.id, r]));
+  for (const r of runs) known.set(r.id, { id: r.id, factors: r.factors });
+  await writeJson(
+    manifestPath,
+    {
+      base: opts.base ?? {},
+      factors: opts.factors,
+      runs: [...known.values()],
+    } satisfies Manifest,
+  );
+
+  const todo: AblationRun[] = [];
+  for (const r of runs) {
+    if (!(await exists(join(r.config.outDir, "results.json")))) todo.push(r);
+  }
+  const errors: Error[] = [];
+  const one = async (run: AblationRun) => {
+    opts.signal?.throwIfAborted();
+    const dir = run.config.outDir;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.remove(join(dir, "error.txt")).catch(() => {});
+    await writeJson(join(dir, "config.json"), run.config);
+    await writeJson(join(dir, "running.json"), { pid: Deno.pid, started: new Date() });
+    opts.onRun?.({ phase: "start", id: run.id, factors: run.factors, config: run.config });
+    try {
+      const results = parallel > 1 ? await runSubprocess(run, opts) : await runInProcess(run, opts);
+      opts.onRun?.({ phase: "end", ...run, results });
+    } catch (e) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? e;
+      const error = e instanceof Error ? e : new Error(String(e));
+      await Deno.writeTextFile(join(dir, "error.txt"), `${error.stack ?? error.message}\n`);
+      opts.onRun?.({ phase: "error", ...run, error });
+      errors.push(error);
+    } finally {
+      await Deno.remove(join(dir, "running.json")).catch(() => {});
+    }
+  };
+  let next = 0;
+  const lane = async () => {
+    while (next < todo.length) await one(todo[next++]);
+  };
+  // allSettled: on an abort every lane must finish stopping its child before the grid rejects
+  const lanes = await Promise.allSettled(
+    Array.from({ length: Math.min(parallel, todo.length) }, lane),
+  );
+  const stopped = lanes.find((l): l is PromiseRejectedResult => l.status === "rejected");
+  if (stopped) throw stopped.reason;
+  if (errors.length > 0) {
+    throw new Error(
+      `runAblation: ${errors.length} run(s) failed:\n${errors.map((e) => e.message).join("\n")}`,
+    );
+  }
+  return await ablationTable(opts.dir, runs.map((r) => r.id));
+}
+
+/** Row values of one run folder. */
+async function runRow(
+  dir: string,
+  id: string,
+  factors: Record<string, unknown>,
+  factorNames: string[],
+  heads: Set<string>,
+): Promise<Record<string, unknown>> {
+  const s = await runStatus(join(dir, id));
+  const last = s.history.at(-1);
+  const best = s.history.reduce<EpochRecord | undefined>(
+    (
+      b,
+      r,
+    ) => (b === undefined || (r.eval.teacher?.top1 ?? -1) > (b.eval.teacher?.top1 ?? -1) ? r : b),
+    undefined,
+  );
+  const row: Record<string, unknown> = { id };
+  for (const f of factorNames) row[f] = factorCell(factors[f]);
+  row.state = s.state;
+  row.epochs_done = s.epochsDone;
+  row.epochs = s.epochs;
+  row.final_teacher_top1 = s.results?.finalTeacherTop1 ?? last?.eval.teacher?.top1 ?? null;
+  row.best_teacher_top1 = s.results?.bestTeacherTop1 ?? best?.eval.teacher?.top1 ?? null;
+  row.best_epoch = s.results ? s.results.bestEpoch + 1 : best ? best.epoch + 1 : null;
+  row.official_best_teacher_top1 = s.results?.officialBestTeacherTop1 ?? null;
+  for (const [h, a] of Object.entries(last?.eval ?? {})) {
+    if (h === "teacher") continue;
+    heads.add(h);
+    row[`final_top1_${h}`] = a.top1;
+  }
+  row.train_s = s.history.reduce((t, r) => t + r.trainSeconds, 0);
+  row.dir = join(dir, id);
+  return row;
+}
+
+/**
+ * The table of a grid folder, from its files (no training): one row per run with `id`, one column
+ * per factor, `state` ({@link RunState}), `epochs_done`, `epochs`, `final_teacher_top1`,
+ * `best_teacher_top1`, `best_epoch` (1-based), `official_best_teacher_top1` (best from the last
+ * milestone on, as the official log reports it), `final_top1_<student>` per student level,
+ * `train_s` and `dir`. A folder without `ablation.json` is read as a set of run folders (every
+ * sub-folder with a config.json) with no factor columns. The table displays itself.
+ *
+ * @param dir the grid (or runs) folder
+ * @param ids only these runs, in this order (default: all of the manifest)
+ */
+export async function ablationTable(dir: string, ids?: string[]): Promise<ArqueroTable> {
+  const manifest = await readJson<Manifest>(join(dir, "ablation.json"));
+  let entries: { id: string; factors: Record<string, unknown> }[];
+  let factorNames: string[];
+  if (manifest) {
+    entries = manifest.runs;
+    factorNames = [];
+    for (const r of entries) {
+      for (const k of Object.keys(r.factors)) if (!factorNames.includes(k)) factorNames.push(k);
+    }
+  } else {
+    if (!(await exists(dir))) throw new Error(`ablationTable: no folder ${dir}`);
+    entries = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory && (await exists(join(dir, e.name, "config.json")))) {
+        entries.push({ id: e.name, factors: {} });
+      }
+    }
+    entries.sort((a, b) => a.id.localeCompare(b.id));
+    factorNames = [];
+  }
+  if (ids) {
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    entries = ids.map((id) => byId.get(id) ?? { id, factors: {} });
+  }
+  const heads = new Set<string>();
+  const rows = [];
+  for (const e of entries) rows.push(await runRow(dir, e.id, e.factors, factorNames, heads));
+  const cols = [
+    "id",
+    ...factorNames,
+    "state",
+    "epochs_done",
+    "epochs",
+    "final_teacher_top1",
+    "best_teacher_top1",
+    "best_epoch",
+    "official_best_teacher_top1",
+    ...[...heads].sort().map((h) => `final_top1_${h}`),
+    "train_s",
+    "dir",
+  ];
+  const data: Record<string, unknown[]> = {};
+  for (const c of cols) data[c] = rows.map((r) => r[c] ?? null);
+  return displayable(aq.table(data), { caption: `runs in ${dir}`, maxColumns: 30 });
+}
+
+function column(table: ArqueroTable, name: string, what: string): unknown[] {
+  if (typeof table?.columnNames !== "function") {
+    throw new TypeError(`${what}: table must be an Arquero table`);
+  }
+  if (!table.columnNames().includes(name)) {
+    throw new Error(
+      `${what}: no column "${name}" (columns: ${table.columnNames().join(", ")})`,
+    );
+  }
+  return table.array(name) as unknown[];
+}
+
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** Mean and sample standard deviation (n − 1; null for one value) of the finite numbers. */
+function stats(values: unknown[]): { mean: number | null; std: number | null; n: number } {
+  const xs = values.filter(finite);
+  const n = xs.length;
+  if (n === 0) return { mean: null, std: null, n };
+  const mean = xs.reduce((s, x) => s + x, 0) / n;
+  const std = n > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : null;
+  return { mean, std, n };
+}
+
+/** Groups row indices by the values of `by` columns, in first-seen order. */
+function groups(table: ArqueroTable, by: string[], what: string) {
+  const cols = by.map((b) => column(table, b, what));
+  const out = new Map<string, { key: unknown[]; rows: number[] }>();
+  for (let i = 0; i < table.numRows(); i++) {
+    const key = cols.map((c) => c[i]);
+    const k = JSON.stringify(key);
+    if (!out.has(k)) out.set(k, { key, rows: [] });
+    out.get(k)!.rows.push(i);
+  }
+  return [...out.values()];
+}
+
+/**
+ * Mean ± standard deviation of a metric per group (typically over seeds): one row per distinct
+ * value of `by` with columns `by…`, `n` (finite values), `mean`, `std` (sample, n − 1; null when
+ * n = 1) and `mean_std` ("79.15 ± 0.20"). Missing (null/NaN) values are left out.
+ *
+ * @example
+ * ```ts
+ * meanStd(table, ["kd", "temperature"], "final_teacher_top1");
+ * ```
+ */
+export function meanStd(
+  table: ArqueroTable,
+  by: string | string[],
+  metric: string,
+): ArqueroTable {
+  const keys = Array.isArray(by) ? by : [by];
+  const values = column(table, metric, "meanStd");
+  const gs = groups(table, keys, "meanStd");
+  const data: Record<string, unknown[]> = {};
+  keys.forEach((k, j) => data[k] = gs.map((g) => g.key[j]));
+  const st = gs.map((g) => stats(g.rows.map((i) => values[i])));
+  data.n = st.map((s) => s.n);
+  data.mean = st.map((s) => s.mean);
+  data.std = st.map((s) => s.std);
+  data.mean_std = st.map((s) =>
+    s.mean === null
+      ? ""
+      : s.std === null
+      ? s.mean.toFixed(2)
+      : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`
+  );
+  return displayable(aq.table(data), { caption: `${metric}: mean ± std by ${keys.join(", ")}` });
+}
+
+/**
+ * A pivot: one row per distinct value of `rows`, one column per distinct value of `cols` (named by
+ * the value), each cell the mean of `metric` over the matching runs (null when none).
+ *
+ * @example
+ * ```ts
+ * pivot(table, "temperature", "levels", "final_teacher_top1");
+ * ```
+ */
+export function pivot(
+  table: ArqueroTable,
+  rows: string | string[],
+  cols: string,
+  metric: string,
+): ArqueroTable {
+  const rowKeys = Array.isArray(rows) ? rows : [rows];
+  const values = column(table, metric, "pivot");
+  const colValues = column(table, cols, "pivot");
+  const names: string[] = [];
+  for (const v of colValues) if (!names.includes(factorLabel(v))) names.push(factorLabel(v));
+  const clash = names.find((n) => rowKeys.includes(n));
+  if (clash !== undefined) {
+    throw new Error(`pivot: column value "${clash}" has the name of a row column`);
+  }
+  const gs = groups(table, rowKeys, "pivot");
+  const data: Record<string, unknown[]> = {};
+  rowKeys.forEach((k, j) => data[k] = gs.map((g) => g.key[j]));
+  for (const name of names) {
+    data[name] = gs.map((g) =>
+      stats(g.rows.filter((i) => factorLabel(colValues[i]) === name).map((i) => values[i])).mean
+    );
+  }
+  return displayable(aq.table(data), {
+    caption: `${metric} (mean): ${rowKeys.join(", ")} × ${cols}`,
+  });
+}
+
+/**
+ * Bars of a metric by the values of one factor (mean over the other factors and seeds, with ±std
+ * error bars); with `series`, one group of bars per value of that second factor.
+ *
+ * @example
+ * ```ts
+ * barByFactor(table, "kd", { metric: "best_teacher_top1", series: "levels" });
+ * ```
+ */
+export function barByFactor(
+  table: ArqueroTable,
+  factor: string,
+  opts: { metric?: string; series?: string; title?: string } = {},
+): Figure {
+  const metric = opts.metric ?? "final_teacher_top1";
+  column(table, factor, "barByFactor");
+  const xs: string[] = [];
+  for (const v of table.array(factor) as unknown[]) {
+    if (!xs.includes(factorLabel(v))) xs.push(factorLabel(v));
+  }
+  const seriesOf = opts.series ? column(table, opts.series, "barByFactor") : undefined;
+  const seriesNames: string[] = [];
+  for (const v of seriesOf ?? [metric]) {
+    if (!seriesNames.includes(factorLabel(v))) seriesNames.push(factorLabel(v));
+  }
+  const values = column(table, metric, "barByFactor");
+  const fv = table.array(factor) as unknown[];
+  const data: Trace[] = seriesNames.map((name, si) => {
+    const st = xs.map((x) =>
+      stats(
+        values.filter((_, i) =>
+          factorLabel(fv[i]) === x && (!seriesOf || factorLabel(seriesOf[i]) === name)
+        ),
+      )
+    );
+    return {
+      type: "bar",
+      name: opts.series ? `${opts.series}=${name}` : metric,
+      x: xs,
+      y: st.map((s) => s.mean),
+      error_y: { type: "data", array: st.map((s) => s.std ?? 0), visible: true },
+      marker: { color: PALETTE[si % PALETTE.length] },
+    };
+  });
+  return new Figure(data, {
+    title: { text: opts.title ?? `${metric} by ${factor}` },
+    barmode: "group",
+    xaxis: { title: { text: factor }, type: "category" },
+    yaxis: { title: { text: metric } },
+    height: 420,
+    margin: { t: 50, r: 20, b: 60, l: 60 },
+  });
+}
+
+/**
+ * Evaluation curves of the runs of a table (from each run's history.json) compared on one head,
+ * with {@link compareRuns}; runs are named by their factor values (`label` picks the columns).
+ *
+ * @example
+ * ```ts
+ * await ablationCurves(table, { head: "teacher", label: ["kd"] });
+ * ```
+ */
+export async function ablationCurves(
+  table: ArqueroTable,
+  opts: { head?: string; metric?: Metric; title?: string; label?: string[] } = {},
+): Promise<Figure> {
+  const dirs = column(table, "dir", "ablationCurves") as string[];
+  const ids = column(table, "id", "ablationCurves") as string[];
+  const fixed = new Set([
+    "id",
+    "state",
+    "epochs_done",
+    "epochs",
+    "final_teacher_top1",
+    "best_teacher_top1",
+    "best_epoch",
+    "official_best_teacher_top1",
+    "train_s",
+    "dir",
+  ]);
+  const label = opts.label ??
+    table.columnNames().filter((c) => !fixed.has(c) && !c.startsWith("final_top1_"));
+  const runs: Record<string, EpochRecord[]> = {};
+  for (let i = 0; i < dirs.length; i++) {
+    const history = (await readJson<EpochRecord[]>(join(dirs[i], "history.json"))) ?? [];
+    if (history.length === 0) continue;
+    const name = label.length
+      ? label.map((c) => `${c}=${factorLabel(table.get(c, i))}`).join(", ")
+      : ids[i];
+    runs[name] = history;
+  }
+  if (Object.keys(runs).length === 0) {
+    throw new RangeError("ablationCurves: no run of the table has a history yet");
+  }
+  return compareRuns(runs, { head: opts.head, metric: opts.metric, title: opts.title });
+}
