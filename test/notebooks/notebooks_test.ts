@@ -1,0 +1,172 @@
+/**
+ * Every notebook in notebooks/ runs top to bottom through the installed kernel spec (nbclient, as
+ * `jupyter nbconvert --execute` does) with its default, CPU-sized setting, and shows what it should:
+ * no errors, Plotly figures, HTML tables, SVG diagrams, images and live progress views with the MIME
+ * types the front ends render. The committed notebooks are clean (no outputs) and follow the house
+ * layout (a markdown cell first, one PAPER_SETTING cell).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  allOutputs,
+  type ExecutedNotebook,
+  executeNotebook,
+  installKernel,
+  mimeTypes,
+  ROOT,
+  stdoutText,
+} from "./run.ts";
+
+const PLOTLY = "application/vnd.plotly.v1+json";
+const NOTEBOOKS = join(ROOT, "notebooks");
+
+/** What each notebook must show, beyond running without errors. */
+const EXPECTED: Record<
+  string,
+  { mimes: string[]; progress: boolean; check?: (nb: ExecutedNotebook) => void }
+> = {
+  "01-build-students.ipynb": {
+    mimes: ["text/html", "image/svg+xml"],
+    progress: false,
+    check: (nb) => {
+      const out = stdoutText(nb);
+      assert.match(out, /^teacher\s+11,220,132$/m);
+      assert.match(out, /^teacher \+ students\s+37,050,832$/m);
+      const text = allOutputs(nb).map((o) => String(o.data?.["text/plain"] ?? "")).join("\n");
+      for (
+        const name of ["teacher.logits", 'students["8x8"].logits', 'students["32x32"].feature']
+      ) {
+        assert.ok(text.includes(name), `forward pass table lists ${name}`);
+      }
+      assert.ok(text.includes("[2,100]"), "teacher logits are [batch, 100]");
+      // One diagram per attached student, each with more students than the last.
+      const svgs = allOutputs(nb).filter((o) => typeof o.data?.["image/svg+xml"] === "string");
+      assert.equal(svgs.length, 3);
+    },
+  },
+  "02-train-teskd.ipynb": {
+    mimes: [PLOTLY, "text/html", "image/png"],
+    progress: true,
+    check: (nb) => {
+      const out = stdoutText(nb);
+      assert.match(out, /deployed parameters: [\d,]+ \(trained with students: [\d,]+\)/);
+      const m = /deployed teacher top-1: ([\d.]+)% \(teacher head after the last epoch: ([\d.]+)%\)/
+        .exec(out);
+      assert.ok(m, `the deployment cell reports accuracies:\n${out}`);
+      assert.equal(m[1], m[2], "the exported teacher scores like the trained teacher head");
+      const figures = allOutputs(nb).filter((o) => o.data?.[PLOTLY] !== undefined);
+      assert.equal(figures.length, 4, "loss, accuracy, teacher vs students, runs compared");
+    },
+  },
+  "03-ablations.ipynb": {
+    mimes: [PLOTLY, "text/html"],
+    progress: false,
+    check: (nb) => {
+      const text = allOutputs(nb).map((o) => String(o.data?.["text/plain"] ?? "")).join("\n");
+      // Every grid's table lists its runs as finished: 4 + 3 + 2 + 2 runs.
+      assert.equal(text.match(/\bfinished\b/g)?.length ?? 0, 11, text);
+      const figures = allOutputs(nb).filter((o) => o.data?.[PLOTLY] !== undefined);
+      assert.equal(figures.length, 4, "one figure per grid");
+    },
+  },
+  "04-paper-tables.ipynb": {
+    mimes: [PLOTLY, "text/html"],
+    progress: false,
+    check: (nb) => {
+      const html = allOutputs(nb).map((o) => String(o.data?.["text/html"] ?? "")).join("\n");
+      for (const published of ["74.41", "79.15", "69.71", "71.14"]) {
+        assert.ok(html.includes(published), `the paper's ${published} is shown`);
+      }
+      const text = allOutputs(nb).map((o) => String(o.data?.["text/plain"] ?? "")).join("\n");
+      assert.match(text, /measured \(tiny synthetic setting\)/);
+    },
+  },
+};
+
+const kernelPrefix = await Deno.makeTempDir({ prefix: "teskd-notebooks-kernel-" });
+const jupyterPath = await installKernel(kernelPrefix);
+const names = [...Deno.readDirSync(NOTEBOOKS)].map((e) => e.name).filter((n) =>
+  n.endsWith(".ipynb")
+)
+  .sort();
+
+Deno.test("the notebooks are committed clean and laid out alike", async () => {
+  assert.ok(names.length >= 2, `notebooks found: ${names.join(", ")}`);
+  for (const name of names) {
+    const nb = JSON.parse(await Deno.readTextFile(join(NOTEBOOKS, name)));
+    assert.equal(nb.metadata.kernelspec.name, "teskd", `${name}: kernel spec`);
+    assert.equal(nb.cells[0].cell_type, "markdown", `${name}: first cell explains it`);
+    const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    for (const c of code) {
+      assert.deepEqual(c.outputs, [], `${name}: committed without outputs`);
+      assert.equal(c.execution_count, null, `${name}: committed without execution counts`);
+    }
+    const setting = code.filter((c: { source: string | string[] }) =>
+      /^const PAPER_SETTING\b/m.test([c.source].flat().join(""))
+    );
+    assert.equal(setting.length, 1, `${name}: exactly one PAPER_SETTING cell`);
+    assert.match([setting[0].source].flat().join(""), /PAPER_SETTING: boolean = false;/);
+  }
+});
+
+for (const name of names) {
+  Deno.test(`notebook ${name} runs top to bottom and shows its outputs`, async () => {
+    const tmpDir = await Deno.makeTempDir({ prefix: "teskd-notebook-tmp-" });
+    try {
+      const nb = await executeNotebook(join(NOTEBOOKS, name), NOTEBOOKS, jupyterPath, { tmpDir });
+      console.log(`${name}: ${nb.seconds.toFixed(1)} s`);
+      assert.equal(nb.error, null, `${name} failed: ${nb.error}`);
+      const errors = allOutputs(nb).filter((o) => o.output_type === "error");
+      assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), []);
+      const stderr = allOutputs(nb).filter((o) => o.output_type === "stream" && o.name === "stderr")
+        .map((o) => o.text).join("");
+      assert.doesNotMatch(stderr, /error/i, `${name} wrote errors to stderr`);
+      for (const c of nb.cells) {
+        if (c.cell_type === "code") {
+          assert.notEqual(c.execution_count, null, `${name}: every cell ran`);
+        }
+      }
+      const expected = EXPECTED[name] ?? { mimes: [PLOTLY, "text/html"], progress: false };
+      const mimes = mimeTypes(nb);
+      for (const m of expected.mimes) assert.ok(mimes.has(m), `${name} shows ${m}`);
+      const html = allOutputs(nb).map((o) => o.data?.["text/html"]).filter((h) =>
+        typeof h === "string"
+      );
+      assert.ok(html.some((h) => /<table[\s>]/.test(h as string)), `${name} shows an HTML table`);
+      if (mimes.has(PLOTLY)) {
+        for (const o of allOutputs(nb)) {
+          const fig = o.data?.[PLOTLY] as { data?: unknown[] } | undefined;
+          if (fig !== undefined) assert.ok(Array.isArray(fig.data) && fig.data.length > 0);
+        }
+      }
+      if (expected.progress) {
+        const views = allOutputs(nb).filter((o) =>
+          o.output_type === "display_data" &&
+          String(o.data?.["text/html"] ?? "").includes('class="teskd-progress"')
+        );
+        assert.ok(views.length >= 1, `${name} shows a progress view`);
+        const ids = Object.keys(nb.updates).filter((id) => id.startsWith("teskd-progress-"));
+        assert.ok(
+          ids.length >= 1 && ids.every((id) => nb.updates[id] >= 1),
+          "views update in place",
+        );
+        for (const v of views) {
+          // The final state after the updates: the last epoch is done.
+          const text = String(v.data?.["text/plain"]);
+          const total = /epoch (\d+)\/(\d+)/.exec(text);
+          assert.ok(total, `progress text names the epoch: ${text}`);
+          assert.match(text, new RegExp(`epoch ${total[2]}/${total[2]}`));
+        }
+      }
+      expected.check?.(nb);
+      // The notebook removed what it made in its temporary folders.
+      assert.deepEqual([...Deno.readDirSync(tmpDir)].map((e) => e.name), []);
+    } finally {
+      await Deno.remove(tmpDir, { recursive: true });
+    }
+  });
+}
+
+globalThis.addEventListener("unload", () => {
+  Deno.removeSync(kernelPrefix, { recursive: true });
+});
