@@ -160,7 +160,10 @@ function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> 
           guardFunctionBody(n.body),
         );
       }
-      if (ts.isArrowFunction(n)) {
+      // Arrows are guarded only when they call themselves: an arrow's source is its identity to
+      // libraries that parse it (Arquero's `d => op.mean(d.x)` rejects any unknown call), and a
+      // non-recursive arrow cannot spin without a loop, which is guarded anyway.
+      if (ts.isArrowFunction(n) && isSelfRecursiveArrow(node)) {
         return f.updateArrowFunction(
           n,
           n.modifiers,
@@ -439,4 +442,35 @@ function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> 
 
 function isPrologueDirective(stmt: ts.Statement): boolean {
   return ts.isExpressionStatement(stmt) && ts.isStringLiteral(stmt.expression);
+}
+
+/**
+ * Whether an arrow function (a parse-tree node) is bound to a name its own body mentions:
+ * `const fib = (n) => n < 2 ? n : fib(n - 1) + fib(n - 2)`, or `fib = (n) => …`. Only such an arrow
+ * can run long without a loop; it keeps the function guard so an interrupt stops it.
+ */
+function isSelfRecursiveArrow(node: ts.Node): boolean {
+  const arrow = ts.getOriginalNode(node);
+  if (!ts.isArrowFunction(arrow)) return false;
+  // The arrow may be wrapped: `(n => …) as F`, `(n => …) satisfies F`, `(n => …)`.
+  let holder: ts.Node = arrow;
+  while (
+    holder.parent && (ts.isParenthesizedExpression(holder.parent) ||
+      ts.isAsExpression(holder.parent) || ts.isSatisfiesExpression(holder.parent) ||
+      ts.isTypeAssertionExpression(holder.parent) || ts.isNonNullExpression(holder.parent))
+  ) holder = holder.parent;
+  const parent = holder.parent;
+  let name: string | undefined;
+  if (parent && ts.isVariableDeclaration(parent) && ts.isIdentifier(parent.name)) {
+    name = parent.name.text;
+  } else if (
+    parent && ts.isBinaryExpression(parent) && parent.right === holder &&
+    parent.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isIdentifier(parent.left)
+  ) {
+    name = parent.left.text;
+  }
+  if (name === undefined) return false;
+  const mentions = (n: ts.Node): boolean =>
+    (ts.isIdentifier(n) && n.text === name) || (ts.forEachChild(n, mentions) ?? false);
+  return mentions(arrow.body);
 }

@@ -100,9 +100,12 @@ Deno.test("transform: guards sit in every loop and function body and interrupt w
     const c = new CellCompiler({ cwd, typecheck: false });
     const js = c.compile(
       "for (;;) break;\nfor (const a of []) a;\nfor (const k in {}) k;\nwhile (false) 1;\n" +
-        "do {} while (false);\nfunction f() {}\nconst g = () => 1;\nclass K { m() {} get p() { return 1; } }",
+        "do {} while (false);\nfunction f() {}\nconst g = () => 1;\nclass K { m() {} get p() { return 1; } }\n" +
+        "const fib = (n: number): number => n < 2 ? n : fib(n - 1) + fib(n - 2);",
     ).js ?? "";
+    // 5 loops, f, m, p and the self-recursive arrow fib; the plain arrow g stays as written.
     assert.equal(js.split(`${GUARD_NAME}()`).length - 1, 9);
+    assert.match(js, /g: \(\) => 1/);
     guardCalls = 0;
     guardLimit = 50;
     try {
@@ -118,6 +121,24 @@ Deno.test("transform: guards sit in every loop and function body and interrupt w
       await run(c, "function* tGen() { yield 1; yield 2; }\n[...tGen()].map((x) => x * 3)"),
       [3, 6],
     );
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("transform: Arquero parses a cell's arrow expressions (their source is unchanged)", async () => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    const c = new CellCompiler({ cwd, typecheck: false });
+    await run(c, 'import * as tAq from "arquero";');
+    const out = await run(
+      c,
+      "tAq.table({ g: ['a', 'a', 'b'], x: [1, 2, 4] })\n" +
+        "  .derive({ y: (d: { x: number }) => d.x * 10 })\n" +
+        "  .groupby('g').rollup({ s: (d: { y: number }) => tAq.op.sum(d.y) })\n" +
+        "  .objects()",
+    );
+    assert.deepEqual(out, [{ g: "a", s: 30 }, { g: "b", s: 40 }]);
   } finally {
     await Deno.remove(cwd, { recursive: true });
   }
