@@ -44,6 +44,9 @@ export class History {
   readonly session: number;
   #entries: HistoryEntry[];
   #file: string;
+  /** The file writes so far, chained so entries land in order. */
+  #writing: Promise<void> = Promise.resolve();
+  #dirMade = false;
 
   private constructor(file: string, entries: HistoryEntry[]) {
     this.#file = file;
@@ -77,16 +80,31 @@ export class History {
     return new History(file, entries);
   }
 
-  /** Records input `source` as line `line` of this session and appends it to the file. */
-  async append(line: number, source: string): Promise<void> {
+  /**
+   * Records input `source` as line `line` of this session at once, and appends it to the file in
+   * the background, in order; the promise settles when this entry is written (or failed to be,
+   * reported on stderr). Callers need not wait for it: queries answer from memory.
+   */
+  append(line: number, source: string): Promise<void> {
     const entry = { session: this.session, line, source };
     this.#entries.push(entry);
-    try {
-      await Deno.mkdir(dirname(this.#file), { recursive: true });
-      await Deno.writeTextFile(this.#file, JSON.stringify(entry) + "\n", { append: true });
-    } catch (e) {
-      console.error(`teskd kernel: cannot write history ${this.#file}: ${(e as Error).message}`);
-    }
+    this.#writing = this.#writing.then(async () => {
+      try {
+        if (!this.#dirMade) {
+          await Deno.mkdir(dirname(this.#file), { recursive: true });
+          this.#dirMade = true;
+        }
+        await Deno.writeTextFile(this.#file, JSON.stringify(entry) + "\n", { append: true });
+      } catch (e) {
+        console.error(`teskd kernel: cannot write history ${this.#file}: ${(e as Error).message}`);
+      }
+    });
+    return this.#writing;
+  }
+
+  /** Settles when every entry appended so far is written. */
+  flush(): Promise<void> {
+    return this.#writing;
   }
 
   /** The last `n` inputs over all sessions. */

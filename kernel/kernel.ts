@@ -25,6 +25,7 @@ import {
 } from "./sockets.ts";
 import { deserialize, type Header, type Message, newHeader, serialize, Signer } from "./wire.ts";
 import { PROTOCOL_VERSION } from "./wire.ts";
+import { INTERRUPT_ENAME } from "./runtime_contract.ts";
 import type { CellDiagnostic } from "./compiler/types.ts";
 
 /** Version of the teskd kernel. */
@@ -33,27 +34,43 @@ export const KERNEL_VERSION = "0.1.0";
 /** A diagnostic of the cell compiler. */
 export type Diagnostic = CellDiagnostic;
 
-/** What the kernel needs from the cell compiler (kernel/compiler/mod.ts provides it). */
+/**
+ * What the kernel needs from the cell compiler: kernel/compiler_host.ts provides it (the compiler in
+ * a worker, so type-checking never blocks heartbeat and control); kernel/compiler/mod.ts's
+ * synchronous CellCompiler fits too.
+ */
 export interface CompilerLike {
   compile(
     code: string,
     opts?: { typecheck?: boolean },
-  ): { ok: boolean; js?: string; diagnostics: Diagnostic[]; mapStack?(stack: string): string };
-  commit(code: string): void;
-  complete(code: string, cursorPos: number): {
+  ): Awaitable<{
+    ok: boolean;
+    js?: string;
+    diagnostics: Diagnostic[];
+    mapStack?(stack: string): Awaitable<string>;
+  }>;
+  commit(code: string): Awaitable<void>;
+  complete(code: string, cursorPos: number): Awaitable<{
     matches: string[];
     cursor_start: number;
     cursor_end: number;
     metadata: Record<string, unknown>;
-  };
-  inspect(code: string, cursorPos: number, detailLevel: 0 | 1): {
+  }>;
+  inspect(code: string, cursorPos: number, detailLevel: 0 | 1): Awaitable<{
     found: boolean;
     data: Record<string, string>;
-  };
-  isComplete(code: string): { status: "complete" | "incomplete" | "invalid"; indent?: string };
+  }>;
+  isComplete(code: string): Awaitable<{
+    status: "complete" | "incomplete" | "invalid";
+    indent?: string;
+  }>;
   /** Forget all committed cells (the runtime lost its state). */
-  reset?(): void;
+  reset?(): Awaitable<void>;
+  /** Stop the type check in progress (an interrupt); its compile then fails. */
+  cancel?(): void;
 }
+
+type Awaitable<T> = T | Promise<T>;
 
 /** Kernel settings. */
 export interface KernelOptions {
@@ -85,6 +102,9 @@ export class Kernel {
   #comms = new Map<string, string>();
   #pendingInputs: { requestId: number; sync: boolean }[] = [];
   #running: Message | null = null;
+  /** A cell is being compiled (type-checked); an interrupt now stops it before it runs. */
+  #compiling = false;
+  #compileInterrupted = false;
   #closing = false;
   #closedResolve!: () => void;
   /** Resolves when the kernel has shut down. */
@@ -103,7 +123,9 @@ export class Kernel {
     this.#executor.onRestart = () => {
       this.#commTargets.clear();
       this.#comms.clear();
-      this.compiler.reset?.();
+      Promise.resolve(this.compiler.reset?.()).catch((e) =>
+        console.error(`teskd kernel: compiler reset failed: ${(e as Error).message}`)
+      );
     };
     this.#handlers = {
       kernel_info_request: (m, ch) => this.#kernelInfo(m, ch),
@@ -140,6 +162,10 @@ export class Kernel {
 
   /** Interrupts the running cell (SIGINT and interrupt_request both come here). */
   interrupt(): void {
+    if (this.#compiling) {
+      this.#compileInterrupted = true;
+      this.compiler.cancel?.();
+    }
     // Pending input requests die with the cell; a late input_reply is then ignored.
     this.#pendingInputs = [];
     this.#executor.interrupt();
@@ -350,7 +376,8 @@ export class Kernel {
     if (storeHistory) this.#executionCount++;
     const count = this.#executionCount;
     if (!silent) this.#publish("execute_input", { code, execution_count: count }, msg);
-    if (storeHistory) await this.options.history.append(count, code);
+    // Written in the background, in order; history requests answer from memory.
+    if (storeHistory) void this.options.history.append(count, code);
 
     const outcome = await this.#runCode(code, msg, count, allowStdin);
     if (outcome.status === "ok") {
@@ -398,17 +425,24 @@ export class Kernel {
     | { status: "error"; ename: string; evalue: string; traceback: string[] }
   > {
     let compiled;
+    this.#compileInterrupted = false;
+    this.#compiling = true;
     try {
-      compiled = this.compiler.compile(code, { typecheck: this.options.typecheck });
+      compiled = await this.compiler.compile(code, { typecheck: this.options.typecheck });
     } catch (e) {
       const err = e as Error;
+      if (this.#compileInterrupted) return interruptedBeforeRun();
       return {
         status: "error",
         ename: "CompilerError",
         evalue: err.message,
         traceback: [`CompilerError: ${err.message}`],
       };
+    } finally {
+      this.#compiling = false;
     }
+    // Interrupted while its type check ran: the cell never starts.
+    if (this.#compileInterrupted) return interruptedBeforeRun();
     const errors = compiled.diagnostics.filter((d) => d.category === "error");
     if (!compiled.ok || compiled.js === undefined) {
       return diagnosticsError(errors, count);
@@ -427,12 +461,20 @@ export class Kernel {
     }
     // The cell ran (perhaps partly): its declarations now exist for later cells.
     try {
-      this.compiler.commit(code);
+      // Not awaited: the compiler takes requests in order, so the next cell's check sees it.
+      Promise.resolve(this.compiler.commit(code)).catch((e) =>
+        console.error(`teskd kernel: compiler commit failed: ${(e as Error).message}`)
+      );
     } catch (e) {
       console.error(`teskd kernel: compiler commit failed: ${(e as Error).message}`);
     }
     if (outcome.status === "ok") return outcome;
-    const stack = compiled.mapStack ? compiled.mapStack(outcome.stack) : outcome.stack;
+    let stack = outcome.stack;
+    try {
+      if (compiled.mapStack) stack = await compiled.mapStack(outcome.stack);
+    } catch {
+      // The stack stays in compiled-code positions: still a usable traceback.
+    }
     return {
       status: "error",
       ename: outcome.ename,
@@ -467,32 +509,32 @@ export class Kernel {
     return taken;
   }
 
-  #complete(msg: Message): Promise<void> {
+  async #complete(msg: Message): Promise<void> {
     const code = String(msg.content.code ?? "");
     const pos = Number(msg.content.cursor_pos ?? code.length);
     try {
-      const r = this.compiler.complete(code, pos);
+      const r = await this.compiler.complete(code, pos);
       return this.#reply("shell", msg, { status: "ok", ...r });
     } catch (e) {
       return this.#replyError(msg, e);
     }
   }
 
-  #inspect(msg: Message): Promise<void> {
+  async #inspect(msg: Message): Promise<void> {
     const code = String(msg.content.code ?? "");
     const pos = Number(msg.content.cursor_pos ?? code.length);
     const level = msg.content.detail_level === 1 ? 1 : 0;
     try {
-      const r = this.compiler.inspect(code, pos, level);
+      const r = await this.compiler.inspect(code, pos, level);
       return this.#reply("shell", msg, { status: "ok", ...r, metadata: {} });
     } catch (e) {
       return this.#replyError(msg, e);
     }
   }
 
-  #isComplete(msg: Message): Promise<void> {
+  async #isComplete(msg: Message): Promise<void> {
     try {
-      const r = this.compiler.isComplete(String(msg.content.code ?? ""));
+      const r = await this.compiler.isComplete(String(msg.content.code ?? ""));
       return this.#reply("shell", msg, { ...r });
     } catch (e) {
       return this.#replyError(msg, e);
@@ -627,8 +669,9 @@ export class Kernel {
     this.#poller.stop();
     this.#wake?.();
     // Give ZeroMQ a moment to flush the shutdown reply before the sockets go.
-    setTimeout(() => {
+    setTimeout(async () => {
       this.#sockets.close();
+      await this.options.history.flush(); // the last inputs reach the file before exit
       this.#closedResolve();
     }, 100);
   }
@@ -671,3 +714,19 @@ function traceback(ename: string, evalue: string, stack: string): string[] {
 }
 
 export type { Header };
+
+/** The reply of a cell interrupted while it was being compiled. */
+function interruptedBeforeRun(): {
+  status: "error";
+  ename: string;
+  evalue: string;
+  traceback: string[];
+} {
+  const evalue = "interrupted before it ran (during its type check)";
+  return {
+    status: "error",
+    ename: INTERRUPT_ENAME,
+    evalue,
+    traceback: [`${INTERRUPT_ENAME}: ${evalue}`],
+  };
+}

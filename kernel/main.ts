@@ -7,11 +7,17 @@
  * the working directory (the notebook's).
  * @module
  */
-import ts from "typescript";
-import { CellCompiler } from "./compiler/mod.ts";
+import packageJson from "../package.json" with { type: "json" };
+import { CompilerHost } from "./compiler_host.ts";
 import { readConnectionFile } from "./connection.ts";
 import { defaultHistoryFile, History } from "./history.ts";
 import { Kernel } from "./kernel.ts";
+
+/**
+ * TypeScript's version, for kernel_info: the exact pin in package.json (read here so the main
+ * thread need not load TypeScript itself; the compiler worker does).
+ */
+const TYPESCRIPT_VERSION: string = packageJson.dependencies.typescript;
 
 /** Parses the command line: the connection file and the type-check setting. */
 export function parseArgs(
@@ -44,8 +50,17 @@ async function main(): Promise<void> {
   const { connectionFile, typecheck, configPath } = parseArgs(Deno.args, (n) => Deno.env.get(n));
   const info = await readConnectionFile(connectionFile);
   const history = await History.open(defaultHistoryFile());
-  const compiler = new CellCompiler({ cwd: Deno.cwd(), typecheck, configPath });
-  const kernel = new Kernel(info, compiler, { typecheck, history, languageVersion: ts.version });
+  // The compiler (TypeScript) loads in its own worker while the sockets bind.
+  const compiler = new CompilerHost({ cwd: Deno.cwd(), typecheck, configPath });
+  compiler.ready.catch((e) => {
+    console.error(`teskd kernel: ${(e as Error).message}`);
+    Deno.exit(1);
+  });
+  const kernel = new Kernel(info, compiler, {
+    typecheck,
+    history,
+    languageVersion: TYPESCRIPT_VERSION,
+  });
   await kernel.start();
   Deno.addSignalListener("SIGINT", () => kernel.interrupt());
   await kernel.closed;

@@ -4,10 +4,9 @@
  *
  * @example
  * ```ts
- * import { CellCompiler } from "./compiler/mod.ts";
- * import { History, Kernel, readConnectionFile } from "./mod.ts";
+ * import { CompilerHost, History, Kernel, readConnectionFile } from "./mod.ts";
  * const info = await readConnectionFile("/tmp/kernel.json");
- * const kernel = new Kernel(info, new CellCompiler({ cwd: Deno.cwd() }), {
+ * const kernel = new Kernel(info, new CompilerHost({ cwd: Deno.cwd() }), {
  *   typecheck: true,
  *   history: await History.open("/tmp/history.jsonl"),
  *   languageVersion: "6.0.3",
@@ -22,6 +21,7 @@ export {
   parseConnectionInfo,
   readConnectionFile,
 } from "./connection.ts";
+export { CompilerHost, type HostedCompileResult } from "./compiler_host.ts";
 export { defaultHistoryFile, History, type HistoryRow } from "./history.ts";
 export { type CompilerLike, Kernel, KERNEL_VERSION, type KernelOptions } from "./kernel.ts";
 export {

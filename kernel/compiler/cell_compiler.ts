@@ -7,7 +7,12 @@
 import ts from "typescript";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import type { CellCompilerOptions, CellDiagnostic, CompileResult } from "./types.ts";
+import {
+  type CellCompilerOptions,
+  type CellDiagnostic,
+  type CompileResult,
+  TypeCheckCancelled,
+} from "./types.ts";
 import { transpileCell } from "./transform.ts";
 import { LineMap } from "./source_map.ts";
 import { codePointToIndex, indexToCodePoint, lineColumn } from "./positions.ts";
@@ -44,6 +49,7 @@ export class CellCompiler {
   readonly #typecheck: boolean;
   readonly #project: ProjectInfo;
   readonly #globalsDts: string;
+  readonly #isCancelled: () => boolean;
   readonly #maps = new Map<number, LineMap>();
   // Cells committed while no session exists yet (type-checking off); replayed when one starts.
   readonly #pending: string[] = [];
@@ -59,12 +65,14 @@ export class CellCompiler {
     this.#baseUrl = pathToFileURL(this.#cwd + path.sep).href;
     this.#typecheck = opts.typecheck ?? true;
     this.#globalsDts = opts.globalsDts ?? CELL_GLOBALS_DTS;
+    this.#isCancelled = opts.isCancelled ?? (() => false);
     this.#project = readProject(this.#cwd, opts.configPath);
   }
 
   /**
    * Compiles one cell. Syntax errors always stop it; type errors stop it unless type-checking is
-   * off (constructor option, `opts.typecheck`, or a first line `// @ts-nocheck`).
+   * off (constructor option, `opts.typecheck`, or a first line `// @ts-nocheck`). Throws
+   * {@linkcode TypeCheckCancelled} when the `isCancelled` option stopped the type check.
    */
   compile(code: string, opts?: { typecheck?: boolean }): CompileResult {
     const id = ++this.#count;
@@ -76,7 +84,14 @@ export class CellCompiler {
     }
     const typecheck = (opts?.typecheck ?? this.#typecheck) && !NO_CHECK.test(code);
     if (typecheck) {
-      const diagnostics = this.#types().diagnostics(code).map((d) =>
+      let found: ts.Diagnostic[];
+      try {
+        found = this.#types().diagnostics(code);
+      } catch (e) {
+        if (e instanceof ts.OperationCanceledException) throw new TypeCheckCancelled();
+        throw e;
+      }
+      const diagnostics = found.map((d) =>
         toCellDiagnostic(code, d, d.code < 2000 ? "SyntaxError" : "TSError")
       );
       if (diagnostics.length > 0) return { ok: false, diagnostics, mapStack };
@@ -187,6 +202,20 @@ export class CellCompiler {
     return { found: true, data: { "text/plain": plain, "text/markdown": markdown } };
   }
 
+  /**
+   * Loads the type checker (standard library, project types, the cell globals) ahead of the first
+   * cell, so that cell does not pay for it. Changes no state a cell can observe; a no-op when
+   * type-checking is off. `isCancelled` stops it too (quietly: the next check loads what is left).
+   */
+  warm(): void {
+    if (!this.#typecheck) return;
+    try {
+      this.#types().diagnostics("");
+    } catch (e) {
+      if (!(e instanceof ts.OperationCanceledException)) throw e;
+    }
+  }
+
   /** Whether `code` can run as is, needs more lines, or is broken (TypeScript parser). */
   isComplete(code: string): IsCompleteResult {
     return isComplete(code);
@@ -194,7 +223,12 @@ export class CellCompiler {
 
   #types(): TypeSession {
     if (!this.#session) {
-      this.#session = new TypeSession(this.#cwd, this.#project, this.#globalsDts);
+      this.#session = new TypeSession(
+        this.#cwd,
+        this.#project,
+        this.#globalsDts,
+        this.#isCancelled,
+      );
       for (const code of this.#pending.splice(0)) this.#session.commit(code);
     }
     return this.#session;

@@ -26,6 +26,7 @@ export {
   type CellDiagnostic,
   type CompileResult,
   GUARD_NAME,
+  TypeCheckCancelled,
 } from "./types.ts";
 export { CellCompiler } from "./cell_compiler.ts";
 export { evaluateCell, WRAPPER_LINES } from "./eval.ts";

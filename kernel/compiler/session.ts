@@ -65,11 +65,15 @@ export class TypeSession {
   #cells = 0;
   #nodeTypes = false;
 
+  readonly #isCancelled: () => boolean;
+
   /**
    * Creates the session; `cwd` is the notebook's directory, where the virtual files live, and
-   * `runtimeDts` declares the globals the runtime gives every cell.
+   * `runtimeDts` declares the globals the runtime gives every cell. While `isCancelled()` is true,
+   * the checker stops at its next cancellation point with `ts.OperationCanceledException`.
    */
-  constructor(cwd: string, project: ProjectInfo, runtimeDts = "") {
+  constructor(cwd: string, project: ProjectInfo, runtimeDts = "", isCancelled = () => false) {
+    this.#isCancelled = isCancelled;
     this.#runtimeDts = runtimeDts;
     this.#runtime = path.join(cwd, `${VIRTUAL_PREFIX}runtime.d.ts`);
     this.#project = project;
@@ -294,6 +298,7 @@ export class TypeSession {
       directoryExists: resolution.directoryExists,
       realpath: resolution.realpath,
       getCurrentDirectory: () => this.#dir,
+      getCancellationToken: () => ({ isCancellationRequested: this.#isCancelled }),
       getCompilationSettings: () => this.#options,
       getScriptFileNames: () => this.#roots,
       getScriptVersion: (f) => this.#version(f),

@@ -62,4 +62,18 @@ export interface CellCompilerOptions {
    * or `declare var` per line lets a cell's own declaration of that name replace it.
    */
   globalsDts?: string;
+  /**
+   * Cancels a type check in progress (an interrupt): `compile` then throws
+   * {@linkcode TypeCheckCancelled}. Polled by TypeScript at its cancellation points (declarations
+   * of functions, classes, interfaces and namespaces). Default: never.
+   */
+  isCancelled?: () => boolean;
+}
+
+/** Thrown by `CellCompiler.compile` when `isCancelled` stopped the type check. */
+export class TypeCheckCancelled extends Error {
+  constructor() {
+    super("the type check was cancelled");
+    this.name = "TypeCheckCancelled";
+  }
 }

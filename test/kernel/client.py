@@ -382,6 +382,47 @@ def interrupt_case(k, code, how):
     return {"reply": reply, "stop_s": stop_s, "control_reply": ctl}
 
 
+def heavy_cell(n):
+    """A cell whose type check takes about n * 0.15 s here, then sets a flag. Each function builds
+    its own 400-element tuple type (distinct element types: nothing is shared between them), and
+    TypeScript polls for cancellation at every function declaration."""
+    lines = ["type Rep<S extends string, N extends number, A extends S[] = []> = "
+             "A['length'] extends N ? A : Rep<S, N, [...A, S]>;"]
+    lines += [f"function heavy{i}(): Rep<'h{i}', 400>['length'] {{ return 400; }}" for i in range(n)]
+    lines.append("const heavyRan = true;")
+    return "\n".join(lines)
+
+
+def s_typecheck_busy(k):
+    """Heartbeat and control answer while a cell is type-checked; an interrupt stops it unrun, at once."""
+    kc = k.kc
+    out = {}
+    # Loading the checker (the first typed cell) has no cancellation points: let it finish.
+    out["warm"] = value(kc, "1 + 1")
+    msg_id = kc.execute(heavy_cell(30))
+    time.sleep(0.3)
+    t0 = time.time()
+    try:
+        k.wait_heartbeat(timeout=2)
+        out["hb_latency_s"] = time.time() - t0
+    except RuntimeError:
+        out["hb_latency_s"] = None
+    t0 = time.time()
+    out["control_status"] = control_request(kc, "kernel_info_request")["content"]["status"]
+    out["control_latency_s"] = time.time() - t0
+    t0 = time.time()
+    control_request(kc, "interrupt_request")
+    out["reply"] = shell_reply(kc, msg_id)["content"]
+    out["stop_s"] = time.time() - t0
+    collect(kc, msg_id)
+    out["ran"] = value(kc, "// @ts-nocheck\ntypeof heavyRan")
+    # Uninterrupted, the same kind of cell runs after its check.
+    t0 = time.time()
+    out["uninterrupted"] = value(kc, heavy_cell(4) + "\nheavyRan")
+    out["uninterrupted_s"] = time.time() - t0
+    return out
+
+
 def s_interrupt(k):
     kc = k.kc
     run(kc, "const kept = 'still here';\nlet ticks = 0;")
@@ -446,7 +487,7 @@ GROUPS = {
     "basic": [s_kernel_info, s_execute, s_silent, s_state, s_introspect, s_errors, s_stop_on_error, s_flood,
               s_display, s_comms, s_stdin, s_history],
     "wire": [s_wire],
-    "interrupt": [s_interrupt],
+    "interrupt": [s_typecheck_busy, s_interrupt],
     "lifecycle": [s_shutdown, "NEWKERNEL", s_restart],
 }
 

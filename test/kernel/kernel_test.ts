@@ -228,7 +228,23 @@ Deno.test("kernel: forged signatures dropped, malformed frames survived (ipc)", 
 });
 
 Deno.test("kernel: interrupts by message and SIGINT, awaiting and busy cells", async () => {
-  const r = (await group("interrupt")).interrupt as Record<string, Json>;
+  const all = await group("interrupt");
+  // The type check runs off the main thread: heartbeat and control answer during it, and an
+  // interrupt stops the cell before it runs.
+  const tc = all.typecheck_busy as Json;
+  assert.equal(tc.warm, "2");
+  assert.equal(typeof tc.hb_latency_s, "number", "heartbeat silent during a type check");
+  assert.ok(Number(tc.hb_latency_s) < 0.5, `heartbeat took ${tc.hb_latency_s}s`);
+  assert.equal(tc.control_status, "ok");
+  assert.ok(Number(tc.control_latency_s) < 0.5, `control took ${tc.control_latency_s}s`);
+  const tcReply = tc.reply as Json;
+  assert.equal(tcReply.ename, "KeyboardInterrupt");
+  assert.match(String(tcReply.evalue), /before it ran/);
+  // The check is cancelled, not waited out (30 such functions take seconds to check here).
+  assert.ok(Number(tc.stop_s) < 1, `the interrupted type check took ${tc.stop_s}s to stop`);
+  assert.equal(tc.ran, '"undefined"');
+  assert.equal(tc.uninterrupted, "true");
+  const r = all.interrupt as Record<string, Json>;
   for (const k of ["await_message", "await_signal", "busy_signal", "background"]) {
     const c = r[k] as { reply: Json; stop_s: number };
     assert.equal(c.reply.status, "error", k);
