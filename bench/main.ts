@@ -16,6 +16,11 @@ const BENCHMARKS: Record<string, { about: string; run: (args: string[]) => Promi
       "baseline + full TESKD ms/step and teacher img/s vs PyTorch, GFLOP/s per conv (--batch128)",
     run: async (args) => (await import("./cpu.ts")).benchCpu(args),
   },
+  gpu: {
+    about:
+      "webgpu baseline + full TESKD ms/step, img/s and a step profile vs PyTorch CUDA fp32/AMP",
+    run: async (args) => (await import("./gpu.ts")).benchGpu(args),
+  },
   data: {
     about: "CIFAR augmentation images/s on all cores, data wait fraction during training",
     run: async (args) => (await import("./data.ts")).benchData(args),

@@ -1,11 +1,19 @@
-"""PyTorch reference for bench/cpu.ts: the same models, batches and thread count on the CPU.
+"""PyTorch reference for bench/cpu.ts and bench/gpu.ts: the same models and batches, on the CPU
+(with the same thread count) or on a CUDA GPU.
 
 Usage: /usr/bin/python3 bench/torch_reference.py BATCH THREADS STEPS [MODE]
+         [--device cpu|cuda] [--amp] [--width W] [--warmup N]
 MODE is one of
   baseline  CIFAR ResNet-18 training step (CE loss) -- the default
   teskd     full TESKD training step: teacher + 3 students, TESKD loss, SGD step
   infer     teacher inference (eval mode, no grad) at BATCH
-Prints one JSON line: {"torch": version, "mode": MODE, "batch": B, "threads": T, "ms_per_step": median}.
+--device cuda runs on the GPU, timing each step between torch.cuda.synchronize() calls; --amp adds
+mixed precision as the official TESKD code does (torch.autocast float16 + GradScaler; CUDA only).
+--width scales every channel count (round half up, at least 1, as lib/models' widthMultiplier).
+--warmup is the number of untimed steps first (default 1).
+Prints one JSON line: {"torch": version, "mode": MODE, "batch": B, "threads": T, "device": D,
+"amp": bool, "width": W, "gpu": name or null, "ms_per_step": median}.
+When CUDA is asked for but unavailable it exits with status 3 and says why on stderr.
 
 The models follow /work/shared/specs/teskd.md exactly: the CIFAR ResNet-18 (3x3 stem, no max-pool,
 100 classes); students with laterals (1x1 conv-BN-ReLU), upsample (bilinear x2, align_corners=True,
@@ -15,7 +23,10 @@ fc_b1/2/3. Loss: 0.2 * sum CE + 0.8 * sum KL_T (T = 4, q = softmax(z_t/T) + 1e-7
 detached) + 1e-7 * sum FEA (sum of squares, g detached). SGD lr 0.1, momentum 0.9, Nesterov, weight
 decay 5e-4. Training runs on fixed random NCHW data (the same shapes as NHWC 32x32x3).
 """
+import argparse
+import contextlib
 import json
+import math
 import statistics
 import sys
 import time
@@ -42,20 +53,26 @@ class BasicBlock(nn.Module):
         return F.relu(out + (x if self.down is None else self.down(x)))
 
 
+def scaled(channels, width):
+    """lib/models' rounding: Math.max(1, Math.round(c * w)) (round half up, unlike Python's round)."""
+    return max(1, math.floor(channels * width + 0.5))
+
+
 class ResNet18(nn.Module):
-    def __init__(self, num_classes=100):
+    def __init__(self, num_classes=100, width=1.0):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        stages, inp = [], 64
-        for i, w in enumerate([64, 128, 256, 512]):
+        chans = [scaled(c, width) for c in (64, 128, 256, 512)]
+        self.conv1 = nn.Conv2d(3, chans[0], 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(chans[0])
+        stages, inp = [], chans[0]
+        for i, w in enumerate(chans):
             blocks = []
             for b in range(2):
                 blocks.append(BasicBlock(inp, w, 2 if (b == 0 and i > 0) else 1))
                 inp = w
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(chans[3], num_classes)
 
     def stages(self, x):
         s1 = self.layer1(F.relu(self.bn1(self.conv1(x))))
@@ -76,12 +93,13 @@ def conv_bn_relu(inp, out, k=1, stride=1, bias=False):
 
 
 class Teskd(nn.Module):
-    """The teacher with the three students (W = 512)."""
+    """The teacher with the three students (W = the teacher's last-stage channels, 512 at width 1)."""
 
-    def __init__(self, num_classes=100, width=512):
+    def __init__(self, num_classes=100, width_multiplier=1.0):
         super().__init__()
-        self.teacher = ResNet18(num_classes)
-        chans = [64, 128, 256, 512]
+        self.teacher = ResNet18(num_classes, width_multiplier)
+        chans = [scaled(c, width_multiplier) for c in (64, 128, 256, 512)]
+        width = chans[3]
         self.laterals = nn.ModuleList([nn.Sequential(*conv_bn_relu(c, width)) for c in chans])
         self.upsample = nn.ModuleList([
             nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
@@ -136,43 +154,89 @@ def teskd_loss(out, y):
     return 0.2 * ce + 0.8 * kd + 1e-7 * fea
 
 
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="torch_reference.py", description=__doc__.split("\n")[0])
+    p.add_argument("batch", nargs="?", type=int, default=32)
+    p.add_argument("threads", nargs="?", type=int, default=2)
+    p.add_argument("steps", nargs="?", type=int, default=5)
+    p.add_argument("mode", nargs="?", default="baseline", choices=("baseline", "teskd", "infer"))
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--amp", action="store_true")
+    p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--warmup", type=int, default=1)
+    a = p.parse_args(argv)
+    for name in ("batch", "threads", "steps"):
+        if getattr(a, name) < 1:
+            p.error(f"{name.upper()} must be a positive integer, got {getattr(a, name)}")
+    if a.warmup < 0 or not a.width > 0:
+        p.error("--warmup must be >= 0 and --width > 0")
+    if a.amp and a.device != "cuda":
+        p.error("--amp needs --device cuda (float16 autocast + GradScaler, as the official code)")
+    return a
+
+
+def make_scaler():
+    # torch >= 2.3 has torch.amp.GradScaler("cuda"); older releases only torch.cuda.amp.GradScaler.
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
+
+
 def main():
-    batch = int(sys.argv[1]) if len(sys.argv) > 1 else 32
-    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    steps = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    mode = sys.argv[4] if len(sys.argv) > 4 else "baseline"
-    if mode not in ("baseline", "teskd", "infer"):
-        sys.exit(f"torch_reference.py: MODE must be baseline, teskd or infer, got {mode!r}")
-    torch.set_num_threads(threads)
+    a = parse_args(sys.argv[1:])
+    if a.device == "cuda" and not torch.cuda.is_available():
+        built = torch.version.cuda
+        why = (f"this PyTorch {torch.__version__} is built without CUDA" if built is None else
+               f"PyTorch {torch.__version__} (CUDA {built}) sees no CUDA device")
+        print(f"torch_reference.py: CUDA unavailable: {why}", file=sys.stderr)
+        sys.exit(3)
+    dev = torch.device(a.device)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    x = torch.randn(batch, 3, 32, 32)
-    y = torch.randint(0, 100, (batch,))
-    if mode == "infer":
-        model = ResNet18().eval()
+    x = torch.randn(a.batch, 3, 32, 32, device=dev)
+    y = torch.randint(0, 100, (a.batch,), device=dev)
+    autocast = (lambda: torch.autocast(device_type="cuda", dtype=torch.float16)) if a.amp else (
+        lambda: contextlib.nullcontext())
+    if a.mode == "infer":
+        model = ResNet18(width=a.width).to(dev).eval()
 
         def step():
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 model(x)
     else:
-        model = (ResNet18() if mode == "baseline" else Teskd()).train()
+        model = (ResNet18(width=a.width) if a.mode == "baseline" else
+                 Teskd(width_multiplier=a.width)).to(dev).train()
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True,
                               weight_decay=5e-4)
-        loss_fn = (lambda out: F.cross_entropy(out, y)) if mode == "baseline" else (
+        loss_fn = (lambda out: F.cross_entropy(out, y)) if a.mode == "baseline" else (
             lambda out: teskd_loss(out, y))
+        scaler = make_scaler() if a.amp else None
 
         def step():
             opt.zero_grad()
-            loss = loss_fn(model(x))
-            loss.backward()
-            loss.item()
-            opt.step()
+            with autocast():
+                loss = loss_fn(model(x))
+            if scaler is None:
+                loss.backward()
+                loss.item()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                loss.item()
+                scaler.step(opt)
+                scaler.update()
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     times = []
-    for i in range(steps + 1):
+    for i in range(a.warmup + a.steps):
+        sync()
         t0 = time.perf_counter()
         step()
-        if i > 0:
+        sync()
+        if i >= a.warmup:
             times.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"torch": torch.__version__, "mode": mode, "batch": batch, "threads": threads,
+    print(json.dumps({"torch": torch.__version__, "mode": a.mode, "batch": a.batch,
+                      "threads": a.threads, "device": a.device, "amp": a.amp, "width": a.width,
+                      "gpu": torch.cuda.get_device_name(0) if a.device == "cuda" else None,
                       "ms_per_step": statistics.median(times)}))
 
 

@@ -13,6 +13,14 @@
  */
 export * from "./backend/mod.ts";
 export { type FastCpuBackendInfo, registerFastCpuBackend } from "./backend/cpu/mod.ts";
+export {
+  formatStepProfile,
+  type KernelSummary,
+  type KernelTiming,
+  profileStep,
+  type ProfileStepOptions,
+  type StepProfile,
+} from "./backend/profile.ts";
 export * from "./nn/mod.ts";
 export * from "./models/mod.ts";
 export * from "./losses/mod.ts";
