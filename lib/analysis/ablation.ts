@@ -440,21 +440,27 @@ export async function ablationTable(dir: string, ids?: string[]): Promise<Arquer
   const cols = [
     "id",
     ...factorNames,
-    "state",
-    "epochs_done",
-    "epochs",
-    "final_teacher_top1",
-    "best_teacher_top1",
-    "best_epoch",
-    "official_best_teacher_top1",
+    ...RESULT_COLUMNS,
     ...[...heads].sort().map((h) => `final_top1_${h}`),
-    "train_s",
-    "dir",
+    ...TRAILING_COLUMNS,
   ];
   const data: Record<string, unknown[]> = {};
   for (const c of cols) data[c] = rows.map((r) => r[c] ?? null);
   return displayable(aq.table(data), { caption: `runs in ${dir}`, maxColumns: 30 });
 }
+
+/** Columns of an ablation table after the factors (then come `final_top1_<head>` columns). */
+const RESULT_COLUMNS = [
+  "state",
+  "epochs_done",
+  "epochs",
+  "final_teacher_top1",
+  "best_teacher_top1",
+  "best_epoch",
+  "official_best_teacher_top1",
+] as const;
+/** The last columns of an ablation table. */
+const TRAILING_COLUMNS = ["train_s", "dir"] as const;
 
 function column(table: ArqueroTable, name: string, what: string): unknown[] {
   if (typeof table?.columnNames !== "function") {
@@ -633,18 +639,7 @@ export async function ablationCurves(
 ): Promise<Figure> {
   const dirs = column(table, "dir", "ablationCurves") as string[];
   const ids = column(table, "id", "ablationCurves") as string[];
-  const fixed = new Set([
-    "id",
-    "state",
-    "epochs_done",
-    "epochs",
-    "final_teacher_top1",
-    "best_teacher_top1",
-    "best_epoch",
-    "official_best_teacher_top1",
-    "train_s",
-    "dir",
-  ]);
+  const fixed = new Set(["id", ...RESULT_COLUMNS, ...TRAILING_COLUMNS]);
   const label = opts.label ??
     table.columnNames().filter((c) => !fixed.has(c) && !c.startsWith("final_top1_"));
   const runs: Record<string, EpochRecord[]> = {};

@@ -14,23 +14,9 @@ import {
 } from "../../lib/analysis/ablation.ts";
 import type { TrainConfig } from "../../lib/train/config.ts";
 import type { EpochRecord } from "../../lib/train/trainer.ts";
+import { TINY_RUN } from "../train/tiny_run.ts";
 
-/** Runs of well under a second on the CPU kernels: ResNet-18 at 1/64 width, 8×8 images, 1 student. */
-const TINY: Partial<TrainConfig> = {
-  dataset: "synthetic",
-  levels: ["8x8"],
-  widthMultiplier: 1 / 64,
-  syntheticSize: 8,
-  syntheticTrain: 16,
-  syntheticTest: 8,
-  syntheticClasses: 4,
-  batchSize: 8,
-  evalBatchSize: 8,
-  workers: 0,
-  backend: "cpu",
-  epochs: 1,
-  milestones: [1],
-};
+const TINY = TINY_RUN;
 const quiet = () => {};
 
 const readJson = async <T>(p: string) => JSON.parse(await Deno.readTextFile(p)) as T;

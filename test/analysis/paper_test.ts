@@ -7,6 +7,7 @@ import {
   resolveTrainConfig,
   type TrainConfig,
 } from "../../lib/train/config.ts";
+import { TINY_RUN } from "../train/tiny_run.ts";
 
 Deno.test("paper: the headline table and the configs that reproduce it", async () => {
   const cells = PAPER_RESULTS.map((c) => [c.dataset, c.method, c.top1, c.gain ?? null]);
@@ -117,20 +118,7 @@ Deno.test("paper: measured runs join their cells with gap, state and recipe diff
 Deno.test("paper: a table from runAblation joins the baseline cell", async () => {
   const dir = await Deno.makeTempDir();
   const t = await runAblation({
-    base: {
-      dataset: "synthetic",
-      levels: ["8x8"],
-      widthMultiplier: 1 / 64,
-      syntheticSize: 8,
-      syntheticTrain: 8,
-      syntheticTest: 8,
-      syntheticClasses: 4,
-      batchSize: 8,
-      evalBatchSize: 8,
-      workers: 0,
-      backend: "cpu",
-      epochs: 1,
-    },
+    base: { ...TINY_RUN, syntheticTrain: 8, milestones: [] },
     factors: { method: ["baseline"] },
     dir,
     log: () => {},

@@ -5,23 +5,9 @@ import { parseSafetensors } from "../../lib/train/safetensors.ts";
 import { isStudentTensor } from "../../lib/train/checkpoint.ts";
 import { resolveTrainConfig } from "../../lib/train/config.ts";
 import type { EpochRecord } from "../../lib/train/trainer.ts";
+import { TINY_RUN } from "./tiny_run.ts";
 
-/** A run small enough for the stock CPU kernels: ResNet-18 at 1/64 width, 8×8 images, one student. */
-const SMALL = {
-  dataset: "synthetic",
-  levels: ["8x8"],
-  widthMultiplier: 1 / 64,
-  syntheticSize: 8,
-  syntheticTrain: 16,
-  syntheticTest: 8,
-  syntheticClasses: 4,
-  batchSize: 8,
-  evalBatchSize: 8,
-  workers: 0,
-  backend: "cpu",
-  epochs: 1,
-  milestones: [1],
-};
+const SMALL = TINY_RUN;
 
 async function writeConfig(dir: string, cfg: object): Promise<string> {
   const path = join(dir, "cfg.json");
