@@ -54,4 +54,26 @@ export abstract class Backbone extends Module {
   forward(x: tf.Tensor): HeadOutput {
     return this.head(this.forwardStages(x)[3]);
   }
+
+  /** Runs the four stages one after another on the stem's output `h`; returns s1..s4. */
+  protected static chainStages(
+    stages: readonly TensorMap[],
+    h: tf.Tensor,
+  ): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
+    const s1 = stages[0].forward(h);
+    const s2 = stages[1].forward(s1);
+    const s3 = stages[2].forward(s2);
+    return [s1, s2, s3, stages[3].forward(s3)];
+  }
+
+  /** The official head: global average pool of s4 → feature g → `classifier`. */
+  protected static poolAndClassify(s4: tf.Tensor, classifier: TensorMap): HeadOutput {
+    const feature = tf.mean(s4, [1, 2]);
+    return { logits: classifier.forward(feature), feature };
+  }
+}
+
+/** Anything with a tensor-to-tensor `forward` (a stage, a classifier). */
+interface TensorMap {
+  forward(x: tf.Tensor): tf.Tensor;
 }

@@ -242,16 +242,11 @@ export class ResNet extends Backbone {
   forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
     let h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
     if (this.#maxpool) h = this.#maxpool.forward(h);
-    const s1 = this.#layers[0].forward(h);
-    const s2 = this.#layers[1].forward(s1);
-    const s3 = this.#layers[2].forward(s2);
-    const s4 = this.#layers[3].forward(s3);
-    return [s1, s2, s3, s4];
+    return Backbone.chainStages(this.#layers, h);
   }
 
   /** Global average pool → g → fc. */
   head(s4: tf.Tensor): HeadOutput {
-    const feature = tf.mean(s4, [1, 2]);
-    return { logits: this.#fc.forward(feature), feature };
+    return Backbone.poolAndClassify(s4, this.#fc);
   }
 }

@@ -161,16 +161,11 @@ export class SEResNet extends Backbone {
 
   /** s1..s4. */
   forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
-    const s1 = this.#stages[0].forward(this.#pre.forward(x));
-    const s2 = this.#stages[1].forward(s1);
-    const s3 = this.#stages[2].forward(s2);
-    const s4 = this.#stages[3].forward(s3);
-    return [s1, s2, s3, s4];
+    return Backbone.chainStages(this.#stages, this.#pre.forward(x));
   }
 
   /** Global average pool → g → linear. */
   head(s4: tf.Tensor): HeadOutput {
-    const feature = tf.mean(s4, [1, 2]);
-    return { logits: this.#linear.forward(feature), feature };
+    return Backbone.poolAndClassify(s4, this.#linear);
   }
 }

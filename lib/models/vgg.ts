@@ -118,16 +118,11 @@ export class Vgg extends Backbone {
   forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
     let h = x;
     for (const l of this.#stem) h = l.forward(h);
-    const s1 = this.#layers[0].forward(h);
-    const s2 = this.#layers[1].forward(s1);
-    const s3 = this.#layers[2].forward(s2);
-    const s4 = this.#layers[3].forward(s3);
-    return [s1, s2, s3, s4];
+    return Backbone.chainStages(this.#layers, h);
   }
 
   /** Average pool (a flatten at 1×1) → g → classifier. */
   head(s4: tf.Tensor): HeadOutput {
-    const feature = tf.mean(s4, [1, 2]);
-    return { logits: this.#classifier.forward(feature), feature };
+    return Backbone.poolAndClassify(s4, this.#classifier);
   }
 }
