@@ -16,6 +16,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { registerFastCpuBackend } from "../lib/backend/cpu/mod.ts";
+import { fastCpuRuntime } from "../lib/backend/cpu/backend.ts";
+import {
+  chooseComputeKernels,
+  type ComputeKernels,
+  type CpuEngineRequest,
+} from "../lib/backend/cpu/engine.ts";
 import { ResNet } from "../lib/models/resnet.ts";
 import { createTeacher } from "../lib/models/mod.ts";
 
@@ -224,38 +230,52 @@ function timeIt(f: () => tf.Tensor, reps: number): number {
   return median(t);
 }
 
-function convTable(batch: number): string[] {
-  const rows = ["conv (N,H,Cin→Cout,k,s)          fwd GF/s  dW GF/s  dX GF/s"];
+/** GFLOP/s of each convolution shape (forward, filter gradient, input gradient) on each engine. */
+function convTable(batch: number, engines: [string, ComputeKernels][]): string[] {
+  const rows = [
+    `conv (N,H,Cin→Cout,k,s)          ${
+      engines.map(([name]) => `${name.padStart(6)}: fwd/dW/dX GF/s`).join("   ")
+    }`,
+  ];
   for (const [h, cin, cout, k, s] of CONVS) {
     const pad = k === s ? 0 : (k - 1) >> 1;
-    const oh = Math.floor((h + 2 * pad - k) / s) + 1;
-    const flops = 2 * batch * oh * oh * cout * k * k * cin;
-    const x = tf.randomNormal([batch, h, h, cin]) as tf.Tensor4D;
-    const f = tf.randomNormal([k, k, cin, cout]) as tf.Tensor4D;
-    const dy = tf.randomNormal([batch, oh, oh, cout]) as tf.Tensor4D;
-    const p = pad === 0 ? "valid" : [[0, 0], [pad, pad], [pad, pad], [0, 0]] as [
-      [number, number],
-      [number, number],
-      [number, number],
-      [number, number],
-    ];
-    const fwd = timeIt(() => tf.conv2d(x, f, s, p), 3);
-    const attrs = { strides: s, pad: p, dataFormat: "NHWC", dimRoundingMode: undefined };
-    const run = (name: string, inputs: tf.NamedTensorMap, extra: tf.NamedAttrMap) => () =>
-      tf.engine().runKernel(
-        name,
-        inputs,
-        { ...attrs, ...extra } as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor;
-    const dw = timeIt(run(tf.Conv2DBackpropFilter, { x, dy }, { filterShape: f.shape }), 3);
-    const dx = timeIt(run(tf.Conv2DBackpropInput, { dy, filter: f }, { inputShape: x.shape }), 3);
-    const gf = (ms: number) => (flops / ms / 1e6).toFixed(1).padStart(8);
-    rows.push(
-      `${`${batch},${h},${cin}→${cout},${k}x${k},s${s}`.padEnd(32)} ${gf(fwd)} ${gf(dw)} ${gf(dx)}`,
+    const g = tf.backend_util.computeConv2DInfo(
+      [batch, h, h, cin],
+      [k, k, cin, cout],
+      [s, s],
+      [1, 1],
+      pad,
+      undefined,
+      false,
+      "channelsLast",
     );
-    tf.dispose([x, f, dy]);
+    const flops = 2 * batch * g.outHeight * g.outWidth * cout * k * k * cin;
+    const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+    const x = rand(batch * h * h * cin);
+    const f = rand(k * k * cin * cout);
+    const dy = rand(batch * g.outHeight * g.outWidth * cout);
+    const gf = (ms: number) => (flops / ms / 1e6).toFixed(1).padStart(6);
+    const cells = engines.map(([, e]) => {
+      const fwd = timeMs(() => e.conv2d(x, f, g), 3);
+      const dw = timeMs(() => e.conv2dBackpropFilter(x, dy, g), 3);
+      const dx = timeMs(() => e.conv2dBackpropInput(dy, f, g), 3);
+      return `${gf(fwd)} ${gf(dw)} ${gf(dx)}`.padStart(30);
+    });
+    rows.push(`${`${batch},${h},${cin}→${cout},${k}x${k},s${s}`.padEnd(32)} ${cells.join("   ")}`);
   }
   return rows;
+}
+
+/** Median ms of `reps` calls of `f` after one warm-up call. */
+function timeMs(f: () => unknown, reps: number): number {
+  f();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    f();
+    t.push(performance.now() - t0);
+  }
+  return median(t);
 }
 
 type TorchMode = "baseline" | "teskd" | "infer";
@@ -293,10 +313,12 @@ async function productStepMs(
   model: "baseline" | "teskd",
   steps: number,
   threads: number,
+  engine: CpuEngineRequest,
 ): Promise<number | string> {
   const script = new URL("./cpu_step.ts", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", script, String(batch), model, String(steps), String(threads)],
+    env: { TESKD_CPU_ENGINE: engine },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -334,9 +356,9 @@ function compare(
 ): string {
   const show = (ms: number) =>
     unit === "ms/step" ? `${ms.toFixed(0)} ms/step` : `${(batch / ms * 1000).toFixed(1)} img/s`;
-  if (torch === null) return `${what}: teskd-cpu ${show(ours)}`;
-  if (typeof torch === "string") return `${what}: teskd-cpu ${show(ours)}; PyTorch ${torch}`;
-  return `${what}: teskd-cpu ${show(ours)}, PyTorch ${show(torch)}; teskd-cpu / PyTorch time = ${
+  if (torch === null) return `${what}: ${show(ours)}`;
+  if (typeof torch === "string") return `${what}: ${show(ours)}; PyTorch ${torch}`;
+  return `${what}: ${show(ours)}, PyTorch ${show(torch)}; time / PyTorch's = ${
     (ours / torch).toFixed(2)
   }x`;
 }
@@ -354,7 +376,15 @@ export async function benchCpu(args: string[]): Promise<void> {
   const info = await registerFastCpuBackend({ threads: o.threads });
   await tf.setBackend(info.name);
   console.log(`engine: ${info.engine} (tfjs backend "${info.name}"), ${o.threads} threads`);
-  for (const r of convTable(o.batch)) console.log(r);
+  if (info.oneDnnUnavailable) console.log(`oneDNN not used: ${info.oneDnnUnavailable}`);
+  // Both engines where oneDNN runs: its ratio and the WebAssembly-only ratio are separate targets.
+  const engines: CpuEngineRequest[] = info.computeEngine === "onednn"
+    ? ["onednn", "wasm"]
+    : ["wasm"];
+  const kernels = engines.map((e) =>
+    [e, chooseComputeKernels(e, fastCpuRuntime()!, o.threads).kernels] as [string, ComputeKernels]
+  );
+  for (const r of convTable(o.batch, kernels)) console.log(r);
   if (!o.step) return;
   const torch = (mode: TorchMode, batch: number, steps = o.steps) =>
     o.torch ? torchMs(mode, batch, o.threads, steps) : Promise.resolve(null);
@@ -368,21 +398,23 @@ export async function benchCpu(args: string[]): Promise<void> {
         ["teskd", `full TESKD train step (teacher + 3 students), batch ${b}`],
       ] as const
     ) {
-      const ours = await productStepMs(b, model, steps, o.threads);
       const ref = await torch(model, b, steps);
-      console.log(
-        typeof ours === "number"
-          ? compare(what, ours, ref, "ms/step", b)
-          : `${what}: teskd-cpu ${ours}; PyTorch ${
-            typeof ref === "number" ? `${ref.toFixed(0)} ms/step` : ref ?? "not run"
-          }`,
-      );
+      for (const engine of engines) {
+        const ours = await productStepMs(b, model, steps, o.threads, engine);
+        const label = `${what}, teskd-cpu ${engine}`;
+        console.log(
+          typeof ours === "number"
+            ? compare(label, ours, ref, "ms/step", b)
+            : `${label}: ${ours}; ` +
+              `PyTorch ${typeof ref === "number" ? `${ref.toFixed(0)} ms/step` : ref ?? "not run"}`,
+        );
+      }
     }
   }
   const inf = inferMs(o.inferBatch, o.steps);
   console.log(
     compare(
-      `teacher inference, batch ${o.inferBatch}`,
+      `teacher inference, batch ${o.inferBatch}, teskd-cpu ${info.computeEngine}`,
       inf,
       await torch("infer", o.inferBatch),
       "img/s",

@@ -47,7 +47,10 @@ export interface BackendInfo {
   adapter?: GpuAdapterSummary;
   /** The native binding, when the engine is tensorflow. */
   tensorflowPackage?: string;
-  /** The CPU kernels that run when the engine is cpu. */
+  /**
+   * The CPU kernels that run when the engine is cpu, e.g. "onednn 2.6.3 x2 threads
+   * (wasm-simd-relaxed x2 threads fallback)", or "wasm-simd-relaxed x2 threads; oneDNN not used: …".
+   */
   cpuEngine?: string;
   /** The tfjs version. */
   tfjsVersion: string;
@@ -117,10 +120,12 @@ async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEn
   let cpuEngine: string | undefined;
   if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
   if (name === "cpu") {
-    // The CPU path is tfjs's cpu backend with its heavy kernels replaced by threaded WebAssembly SIMD ones.
+    // The CPU path is tfjs's cpu backend with its heavy kernels replaced: oneDNN through FFI where
+    // it is installed, threaded WebAssembly SIMD otherwise (TESKD_CPU_ENGINE chooses).
     const fast = await registerFastCpuBackend();
     tfjsBackend = fast.name;
-    cpuEngine = fast.engine;
+    cpuEngine = fast.engine +
+      (fast.oneDnnUnavailable ? `; oneDNN not used: ${fast.oneDnnUnavailable}` : "");
   }
   if (!(await tf.setBackend(tfjsBackend))) {
     throw new BackendUnavailableError(`tfjs could not initialise its "${tfjsBackend}" backend`);

@@ -81,6 +81,13 @@ export function conv2dValid(x: tf.Tensor4D, w: tf.Tensor4D, stride: number): tf.
 }
 
 /**
+ * Backends whose convolution kernels (forward and both gradients) take explicit padding: there the
+ * padding stays inside the convolution instead of a padded copy of the input (and a slice of its
+ * gradient). Elsewhere the input is padded first, which every backend supports.
+ */
+const INNER_PADDING_BACKENDS = new Set(["teskd-cpu", "webgpu"]);
+
+/**
  * `nn.Conv2d(inChannels, outChannels, kernel, stride, padding, bias)` on NHWC input.
  *
  * @example
@@ -131,11 +138,17 @@ export class Conv2d extends Layer {
     }
   }
 
-  /** Pads symmetrically, convolves ("valid"), adds the bias. */
+  /** Convolves with symmetric zero padding, adds the bias. */
   forward(x: tf.Tensor): tf.Tensor {
     const p = this.padding;
-    const padded = p > 0 ? tf.pad(x as tf.Tensor4D, [[0, 0], [p, p], [p, p], [0, 0]]) : x;
-    const y = conv2dValid(padded as tf.Tensor4D, this.weight as tf.Tensor4D, this.stride);
+    const w = this.weight as tf.Tensor4D;
+    let y: tf.Tensor4D;
+    if (p > 0 && INNER_PADDING_BACKENDS.has(tf.getBackend())) {
+      y = tf.conv2d(x as tf.Tensor4D, w, this.stride, [[0, 0], [p, p], [p, p], [0, 0]]);
+    } else {
+      const padded = p > 0 ? tf.pad(x as tf.Tensor4D, [[0, 0], [p, p], [p, p], [0, 0]]) : x;
+      y = conv2dValid(padded as tf.Tensor4D, w, this.stride);
+    }
     return this.bias ? tf.add(y, this.bias) : y;
   }
 

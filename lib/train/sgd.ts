@@ -22,6 +22,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fusedSgdMomentum } from "../backend/fused_sgd.ts";
 
 /** What SGD needs of a parameter: its name and its variable (a `NamedTensor` of `lib/nn` fits). */
 export interface SGDParam {
@@ -147,6 +148,22 @@ export class SGD {
       const wd = group?.weightDecay ?? this.weightDecay;
       const lr = this.lr * (group?.lrScale ?? 1);
       const old = this.#buffers.get(name);
+      const fused = this.momentum !== 0
+        ? fusedSgdMomentum(p.variable, grad, old, {
+          lr,
+          momentum: this.momentum,
+          dampening: this.dampening,
+          weightDecay: wd,
+          nesterov: this.nesterov,
+        })
+        : null;
+      if (fused !== null) {
+        p.variable.assign(fused[0]);
+        fused[0].dispose();
+        old?.dispose();
+        this.#buffers.set(name, fused[1]);
+        continue;
+      }
       const buf = tf.tidy(() => {
         const g = wd !== 0 ? grad.add(p.variable.mul(wd)) : grad;
         let update = g;

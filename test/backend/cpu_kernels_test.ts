@@ -2,6 +2,16 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { registerFastCpuBackend } from "../../lib/backend/cpu/mod.ts";
+import { parseCpuEngineRequest } from "../../lib/backend/cpu/engine.ts";
+
+/**
+ * The engine under test: the WebAssembly kernels by default; cpu_onednn_test.ts runs this whole file
+ * again with TESKD_CPU_ENGINE=onednn.
+ */
+const ENGINE = parseCpuEngineRequest(Deno.env.get("TESKD_CPU_ENGINE") ?? "wasm");
+const ENGINE_LABEL = ENGINE === "onednn"
+  ? /^onednn 2\.\d+\.\d+ x2 threads \(wasm-simd-relaxed x2 threads fallback\)$/
+  : /^wasm-simd-relaxed x2 threads$/;
 
 const TOL = 1e-5;
 
@@ -77,19 +87,20 @@ const CASES: Case[] = [
 ];
 
 Deno.test("teskd-cpu: registration is idempotent and reports its engine", async () => {
-  const a = await registerFastCpuBackend({ threads: 2 });
+  const a = await registerFastCpuBackend({ threads: 2, engine: ENGINE });
   const b = await registerFastCpuBackend({ threads: 2 });
   assert.equal(a, b);
   assert.equal(a.name, "teskd-cpu");
   assert.equal(a.threads, 2);
-  assert.match(a.engine, /^wasm-simd-relaxed x2 threads$/);
+  assert.match(a.engine, ENGINE_LABEL);
+  assert.equal(a.computeEngine, ENGINE);
   assert.ok(tf.getKernelsForBackend("teskd-cpu").length >= tf.getKernelsForBackend("cpu").length);
   await assert.rejects(registerFastCpuBackend({ threads: 0 }), /threads must be an integer/);
   await assert.rejects(registerFastCpuBackend({ threads: 1.5 }), /got 1.5/);
 });
 
 Deno.test("teskd-cpu: Conv2D and its gradients match the cpu backend", async () => {
-  await registerFastCpuBackend({ threads: 2 });
+  await registerFastCpuBackend({ threads: 2, engine: ENGINE });
   const calls = ["Conv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput"].map(counting);
   try {
     for (const [n, h, w, cin, cout, k, s, pad] of CASES) {
@@ -117,7 +128,7 @@ Deno.test("teskd-cpu: Conv2D and its gradients match the cpu backend", async () 
 });
 
 Deno.test("teskd-cpu: dilated Conv2D (filter gradient as a forward conv) matches cpu", async () => {
-  await registerFastCpuBackend({ threads: 2 });
+  await registerFastCpuBackend({ threads: 2, engine: ENGINE });
   // The shape lib/nn/conv.ts uses for its filter gradient: x^T [I,H,W,N] ⊛ dy^T [Ho,Wo,N,O], dilation s.
   const x = tf.randomNormal([6, 9, 9, 4]) as tf.Tensor4D;
   const f = tf.randomNormal([4, 4, 4, 5]) as tf.Tensor4D;
@@ -133,7 +144,7 @@ Deno.test("teskd-cpu: dilated Conv2D (filter gradient as a forward conv) matches
 });
 
 Deno.test("teskd-cpu: FusedConv2D (bias, relu) matches the cpu backend", async () => {
-  await registerFastCpuBackend({ threads: 2 });
+  await registerFastCpuBackend({ threads: 2, engine: ENGINE });
   const x = tf.randomNormal([2, 7, 7, 6]) as tf.Tensor4D;
   const f = tf.randomNormal([3, 3, 6, 10]) as tf.Tensor4D;
   const bias = tf.randomNormal([10]) as tf.Tensor1D;
@@ -151,7 +162,7 @@ Deno.test("teskd-cpu: FusedConv2D (bias, relu) matches the cpu backend", async (
 });
 
 Deno.test("teskd-cpu: MatMul / BatchMatMul with transposes and batch broadcast match cpu", async () => {
-  await registerFastCpuBackend({ threads: 2 });
+  await registerFastCpuBackend({ threads: 2, engine: ENGINE });
   const a = tf.randomNormal([37, 53]);
   const b = tf.randomNormal([53, 29]);
   const cases: [string, () => tf.Tensor][] = [
@@ -171,7 +182,7 @@ Deno.test("teskd-cpu: MatMul / BatchMatMul with transposes and batch broadcast m
 });
 
 Deno.test("teskd-cpu: one training step of a small conv net matches cpu and keeps memory steady", async () => {
-  await registerFastCpuBackend({ threads: 2 });
+  await registerFastCpuBackend({ threads: 2, engine: ENGINE });
   const x = tf.randomNormal([4, 12, 12, 3]);
   const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 1], "int32"), 3);
   const w1 = tf.randomNormal([3, 3, 3, 8], 0, 0.3);
@@ -198,41 +209,50 @@ Deno.test("teskd-cpu: one training step of a small conv net matches cpu and keep
 });
 
 Deno.test("teskd-cpu: broadcasting Add/Sub/Mul/Div, Relu, Step, Square, BatchNorm match cpu", async () => {
-  await registerFastCpuBackend({ threads: 2 });
-  const x = tf.randomNormal([2, 5, 3, 7]);
-  const y = tf.randomNormal([2, 5, 3, 7]);
-  const c = tf.randomNormal([7]).add(3);
-  const c4 = tf.randomNormal([1, 1, 1, 7]).add(3);
-  const s = tf.scalar(1.7);
-  const col = tf.randomNormal([2, 5, 3, 1]);
-  const pooled = tf.randomNormal([2, 1, 1, 7]);
-  const mixed = tf.randomNormal([5, 1, 7]);
+  await registerFastCpuBackend({ threads: 2, engine: ENGINE });
   const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
     ["add", tf.add],
     ["sub", tf.sub],
     ["mul", tf.mul],
     ["div", tf.div],
   ];
-  for (const [name, op] of ops) {
-    for (
-      const [label, a, b] of [
-        ["same", x, y],
-        ["[C]", x, c],
-        ["[C] first", c, x],
-        ["[1,1,1,C]", c4, x],
-        ["scalar", x, s],
-        ["scalar first", s, x],
-        ["trailing 1 (strided)", x, col],
-        ["[N,1,1,C] first (strided)", pooled, x],
-        ["[N,1,1,C] second (strided)", x, pooled],
-        ["[H,1,C] (strided)", x, mixed],
-        ["both broadcast (strided)", pooled, mixed],
-      ] as [string, tf.Tensor, tf.Tensor][]
-    ) {
-      const [out, ref] = await onBoth(() => op(a, b));
-      assert.ok(relErr(out, ref) <= TOL, `${name} ${label}: ${relErr(out, ref)}`);
+  // Small operands take the TypeScript kernels; large ones (≥ 32768 outputs) the engine's own
+  // binary kernels where it has them (oneDNN).
+  for (const [n, h, w, ch] of [[2, 5, 3, 7], [4, 16, 16, 33]]) {
+    const x = tf.randomNormal([n, h, w, ch]);
+    const y = tf.randomNormal([n, h, w, ch]);
+    const c = tf.randomNormal([ch]).add(3);
+    const c4 = tf.randomNormal([1, 1, 1, ch]).add(3);
+    const s = tf.scalar(1.7);
+    const col = tf.randomNormal([n, h, w, 1]);
+    const pooled = tf.randomNormal([n, 1, 1, ch]);
+    const mixed = tf.randomNormal([h, 1, ch]);
+    for (const [name, op] of ops) {
+      for (
+        const [label, a, b] of [
+          ["same", x, y],
+          ["[C]", x, c],
+          ["[C] first", c, x],
+          ["[1,1,1,C]", c4, x],
+          ["scalar", x, s],
+          ["scalar first", s, x],
+          ["trailing 1 (strided)", x, col],
+          ["[N,1,1,C] first (strided)", pooled, x],
+          ["[N,1,1,C] second (strided)", x, pooled],
+          ["[H,1,C] (strided)", x, mixed],
+          ["both broadcast (strided)", pooled, mixed],
+        ] as [string, tf.Tensor, tf.Tensor][]
+      ) {
+        const [out, ref] = await onBoth(() => op(a, b));
+        const where = `${name} ${label} of [${x.shape}]`;
+        assert.ok(relErr(out, ref) <= TOL, `${where}: ${relErr(out, ref)}`);
+      }
     }
+    tf.dispose([x, y, c, c4, s, col, pooled, mixed]);
   }
+  const x = tf.randomNormal([2, 5, 3, 7]);
+  const y = tf.randomNormal([2, 5, 3, 7]);
+  const c = tf.randomNormal([7]).add(3);
   const withNaN = tf.tensor1d([-2, -0.5, 0, 0.5, NaN, 3]);
   for (
     const [label, f] of [
@@ -256,11 +276,11 @@ Deno.test("teskd-cpu: broadcasting Add/Sub/Mul/Div, Relu, Step, Square, BatchNor
       assert.ok(Object.is(out[i], ref[i]) || Math.abs(out[i] - ref[i]) <= TOL, `${label} [${i}]`);
     }
   }
-  tf.dispose([x, y, c, c4, s, col, withNaN]);
+  tf.dispose([x, y, c, withNaN]);
 });
 
 Deno.test("teskd-cpu: Sum/Mean over axes, Transpose, Slice and Pad match cpu", async () => {
-  await registerFastCpuBackend({ threads: 2 });
+  await registerFastCpuBackend({ threads: 2, engine: ENGINE });
   const x = tf.randomNormal([3, 6, 5, 8]);
   const wide = tf.randomNormal([2, 3, 4, 80]);
   const cases: [string, () => tf.Tensor][] = [

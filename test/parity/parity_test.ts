@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backend/mod.ts";
+import { registerFastCpuBackend } from "../../lib/backend/cpu/mod.ts";
 import {
   checkFixture,
   type CheckLine,
@@ -14,6 +15,9 @@ import {
 } from "../../lib/parity/mod.ts";
 import { parseParityArgs } from "../../lib/parity/cli.ts";
 
+// The full comparison, both training steps, runs on the WebAssembly kernels; oneDNN's convolutions
+// are compared on the well-conditioned first step in parity_onednn_test.ts.
+await registerFastCpuBackend({ engine: "wasm" });
 await initBackend("cpu");
 
 const DIR = new URL("../fixtures/teskd/", import.meta.url).pathname;

@@ -21,8 +21,13 @@ function separable(n: number, size: number, seed: number): { x: tf.Tensor4D; y: 
   return { x: tf.tensor4d(v, [n, size, size, 3]), y: tf.tensor1d(labels, "int32") };
 }
 
-/** Enough steps for BatchNorm's running statistics (momentum 0.1) to settle for evaluation. */
-const STEPS = 30;
+/**
+ * Enough steps for BatchNorm's running statistics (momentum 0.1) to settle for evaluation, and for
+ * the weakest head (the 8x8 student) to clear the bar with a margin: at 30 steps its held-out
+ * accuracy hung on float rounding (0.94 with the WebAssembly kernels, 0.56 with oneDNN's); at 60
+ * every head reaches 1.0 on both.
+ */
+const STEPS = 60;
 
 Deno.test("small TESKD net: training lowers the loss, teacher and students learn, no leaks", () => {
   const net = createTeskd("cifarresnet18", { numClasses: 2, widthMultiplier: 1 / 16, seed: 5 });

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { WASM_URLS } from "./artifacts.ts";
 import { KernelRuntime } from "./runtime.ts";
-import { noteEscaped, noteRegistered, noteReleased } from "./pool.ts";
+import { allocOutput, noteEscaped, noteRegistered, noteReleased } from "./pool.ts";
 import {
   batchNorm,
   binary,
@@ -21,13 +21,20 @@ import {
   step,
   transpose,
 } from "./elementwise.ts";
+import type { ConvGeometry } from "./ops.ts";
 import {
-  conv2d,
-  conv2dBackpropFilter,
-  conv2dBackpropInput,
-  type ConvGeometry,
-  matmul,
-} from "./ops.ts";
+  batchNormGradArrays,
+  batchNormTrainArrays,
+  BN_GRAD_KERNEL,
+  BN_TRAIN_KERNEL,
+} from "../fused_batchnorm.ts";
+import { SGD_MOMENTUM_KERNEL, sgdMomentumArrays, type SgdMomentumAttrs } from "../fused_sgd.ts";
+import {
+  chooseComputeKernels,
+  type ComputeKernels,
+  type CpuEngineRequest,
+  parseCpuEngineRequest,
+} from "./engine.ts";
 
 /** Name the backend is registered under. */
 export const BACKEND_NAME = "teskd-cpu";
@@ -35,8 +42,15 @@ export const BACKEND_NAME = "teskd-cpu";
 /** What {@link registerFastCpuBackend} set up. */
 export interface FastCpuBackendInfo {
   name: "teskd-cpu";
-  /** Human-readable engine, e.g. "wasm-simd-relaxed x2 threads". */
+  /**
+   * Human-readable engine of the convolutions and matrix products, e.g.
+   * "onednn 2.6.3 x2 threads (wasm-simd-relaxed x2 threads fallback)" or "wasm-simd-relaxed x2 threads".
+   */
   engine: string;
+  /** Which kernels run convolutions and matrix products. */
+  computeEngine: "onednn" | "wasm";
+  /** Why oneDNN is not used, when it was considered and is not. */
+  oneDnnUnavailable?: string;
   threads: number;
 }
 
@@ -104,13 +118,13 @@ function withFallback(
   return { kernelName: name, backendName: BACKEND_NAME, kernelFunc };
 }
 
-function fastKernels(rt: KernelRuntime): tf.KernelConfig[] {
+function fastKernels(k: ComputeKernels): tf.KernelConfig[] {
   return [
     withFallback(tf.Conv2D, (inputs, b, attrs) => {
       if (!allFloat(inputs, ["x", "filter"]) || !isNhwc(attrs)) return null;
       const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
       const g = geometry(x.shape, filter.shape, attrs, attrs.dilations);
-      const out = conv2d(rt, values(b, x), values(b, filter), g);
+      const out = k.conv2d(values(b, x), values(b, filter), g);
       return b.makeTensorInfo(
         [g.batchSize, g.outHeight, g.outWidth, g.outChannels],
         "float32",
@@ -125,7 +139,7 @@ function fastKernels(rt: KernelRuntime): tf.KernelConfig[] {
       return b.makeTensorInfo(
         fs,
         "float32",
-        conv2dBackpropFilter(rt, values(b, x), values(b, dy), g),
+        k.conv2dBackpropFilter(values(b, x), values(b, dy), g),
       );
     }),
     withFallback(tf.Conv2DBackpropInput, (inputs, b, attrs) => {
@@ -133,7 +147,7 @@ function fastKernels(rt: KernelRuntime): tf.KernelConfig[] {
       const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
       const xs = attrs.inputShape as number[];
       const g = geometry(xs, filter.shape, attrs, [1, 1]);
-      const dx = conv2dBackpropInput(rt, values(b, dy), values(b, filter), g);
+      const dx = k.conv2dBackpropInput(values(b, dy), values(b, filter), g);
       return b.makeTensorInfo(xs, "float32", dx);
     }),
     withFallback(tf.FusedConv2D, (inputs, b, attrs) => {
@@ -149,16 +163,10 @@ function fastKernels(rt: KernelRuntime): tf.KernelConfig[] {
       const g = geometry(x.shape, filter.shape, attrs, attrs.dilations);
       const c = g.outChannels;
       if (bias !== undefined && (bias.dtype !== "float32" || sizeOf(bias.shape) !== c)) return null;
-      const out = conv2d(rt, values(b, x), values(b, filter), g);
-      const bv = bias === undefined ? null : values(b, bias);
-      if (bv !== null || act === "relu") {
-        for (let i = 0; i < out.length; i += c) {
-          for (let j = 0; j < c; j++) {
-            let v = out[i + j] + (bv === null ? 0 : bv[j]);
-            if (act === "relu" && v < 0) v = 0;
-            out[i + j] = v;
-          }
-        }
+      const bv = bias === undefined ? undefined : values(b, bias);
+      const out = k.conv2d(values(b, x), values(b, filter), g, bv);
+      if (act === "relu") {
+        for (let i = 0; i < out.length; i++) if (out[i] < 0) out[i] = 0;
       }
       return b.makeTensorInfo([g.batchSize, g.outHeight, g.outWidth, c], "float32", out);
     }),
@@ -171,7 +179,7 @@ function fastKernels(rt: KernelRuntime): tf.KernelConfig[] {
       const ta = attrs.transposeA === true;
       const tb = attrs.transposeB === true;
       const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
-      const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+      const kk = ta ? a.shape[ra - 2] : a.shape[ra - 1];
       const n = tb ? bb.shape[rb - 2] : bb.shape[rb - 1];
       const batchA = sizeOf(a.shape.slice(0, -2));
       const batchB = sizeOf(bb.shape.slice(0, -2));
@@ -180,17 +188,24 @@ function fastKernels(rt: KernelRuntime): tf.KernelConfig[] {
       if (batchA !== batchB && Math.min(batchA, batchB) !== 1) return null;
       if (batchA === batchB && ra !== rb) return null;
       const batch = Math.max(batchA, batchB);
-      const out = matmul(rt, values(b, a), values(b, bb), batch, m, n, k, ta, tb);
+      const out = k.matmul(values(b, a), values(b, bb), batch, m, n, kk, ta, tb);
       return b.makeTensorInfo([...lead, m, n], "float32", out);
     }),
   ];
 }
 
-function binaryKernel(name: string, op: BinaryOp): tf.KernelConfig {
+function binaryKernel(name: string, op: BinaryOp, k: ComputeKernels): tf.KernelConfig {
   return withFallback(name, (inputs, b) => {
     if (!allFloat(inputs, ["a", "b"])) return null;
     const { a, b: bb } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-    const r = binary(op, values(b, a), a.shape, values(b, bb), bb.shape);
+    const va = values(b, a);
+    const vb = values(b, bb);
+    const native = k.binary?.(op, va, a.shape, vb, bb.shape) ?? null;
+    if (native !== null) {
+      const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, bb.shape);
+      return b.makeTensorInfo(shape, "float32", native);
+    }
+    const r = binary(op, va, a.shape, vb, bb.shape);
     return r === null ? null : b.makeTensorInfo(r.shape, "float32", r.values);
   });
 }
@@ -207,7 +222,7 @@ function reduceKernel(name: string, mean: boolean): tf.KernelConfig {
 }
 
 /** Kernels whose tfjs cpu versions are slow for memory-bound reasons (see elementwise.ts). */
-function memoryKernels(): tf.KernelConfig[] {
+function memoryKernels(k: ComputeKernels): tf.KernelConfig[] {
   return [
     withFallback(tf.Relu, (inputs, b) => {
       if (!allFloat(inputs, ["x"])) return null;
@@ -247,10 +262,10 @@ function memoryKernels(): tf.KernelConfig[] {
       );
       return out === null ? null : b.makeTensorInfo(x.shape, "float32", out);
     }),
-    binaryKernel(tf.Add, "add"),
-    binaryKernel(tf.Sub, "sub"),
-    binaryKernel(tf.Multiply, "mul"),
-    binaryKernel(tf.RealDiv, "div"),
+    binaryKernel(tf.Add, "add", k),
+    binaryKernel(tf.Sub, "sub", k),
+    binaryKernel(tf.Multiply, "mul", k),
+    binaryKernel(tf.RealDiv, "div", k),
     reduceKernel(tf.Sum, false),
     reduceKernel(tf.Mean, true),
     withFallback(tf.Slice, (inputs, b, attrs) => {
@@ -271,6 +286,93 @@ function memoryKernels(): tf.KernelConfig[] {
       return b.makeTensorInfo(r.shape, "float32", r.values);
     }),
   ];
+}
+
+/** The fused optimizer update (see ../fused_sgd.ts): one pass instead of six elementwise ops. */
+function sgdKernel(): tf.KernelConfig {
+  const kernelFunc = ((args: Parameters<tf.KernelFunc>[0]) => {
+    const b = args.backend as unknown as CpuBackendLike;
+    const { param, grad, buf } = args.inputs as {
+      param: tf.TensorInfo;
+      grad: tf.TensorInfo;
+      buf?: tf.TensorInfo;
+    };
+    const p = values(b, param);
+    const g = values(b, grad);
+    const old = buf === undefined ? null : values(b, buf);
+    if (g.length !== p.length || (old !== null && old.length !== p.length)) {
+      throw new Error(`${SGD_MOMENTUM_KERNEL}: parameter, gradient and buffer sizes differ`);
+    }
+    const pOut = allocOutput(p.length);
+    const bOut = allocOutput(p.length);
+    sgdMomentumArrays(p, g, old, args.attrs as unknown as SgdMomentumAttrs, pOut, bOut);
+    return [
+      b.makeTensorInfo(param.shape, "float32", pOut),
+      b.makeTensorInfo(param.shape, "float32", bOut),
+    ];
+  }) as tf.KernelFunc;
+  return { kernelName: SGD_MOMENTUM_KERNEL, backendName: BACKEND_NAME, kernelFunc };
+}
+
+/** The fused training batch norm (see ../fused_batchnorm.ts): forward and gradient kernels. */
+function batchNormKernels(): tf.KernelConfig[] {
+  const train = ((args: Parameters<tf.KernelFunc>[0]) => {
+    const b = args.backend as unknown as CpuBackendLike;
+    const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+    const c = gamma.shape[0];
+    checkChannels(BN_TRAIN_KERNEL, x, [gamma, beta], c);
+    const y = allocOutput(sizeOf(x.shape));
+    const eps = Number(args.attrs?.eps);
+    const { mean, variance } = batchNormTrainArrays(
+      values(b, x),
+      values(b, gamma),
+      values(b, beta),
+      eps,
+      y,
+    );
+    return [
+      b.makeTensorInfo(x.shape, "float32", y),
+      b.makeTensorInfo([c], "float32", mean),
+      b.makeTensorInfo([c], "float32", variance),
+    ];
+  }) as tf.KernelFunc;
+  const grad = ((args: Parameters<tf.KernelFunc>[0]) => {
+    const b = args.backend as unknown as CpuBackendLike;
+    const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+    const c = gamma.shape[0];
+    checkChannels(BN_GRAD_KERNEL, x, [mean, variance, gamma], c);
+    if (sizeOf(dy.shape) !== sizeOf(x.shape)) {
+      throw new Error(`${BN_GRAD_KERNEL}: dy has shape [${dy.shape}], x has [${x.shape}]`);
+    }
+    const dx = allocOutput(sizeOf(x.shape));
+    const { dGamma, dBeta } = batchNormGradArrays(
+      values(b, dy),
+      values(b, x),
+      values(b, mean),
+      values(b, variance),
+      values(b, gamma),
+      Number(args.attrs?.eps),
+      dx,
+    );
+    return [
+      b.makeTensorInfo(x.shape, "float32", dx),
+      b.makeTensorInfo([c], "float32", dGamma),
+      b.makeTensorInfo([c], "float32", dBeta),
+    ];
+  }) as tf.KernelFunc;
+  return [
+    { kernelName: BN_TRAIN_KERNEL, backendName: BACKEND_NAME, kernelFunc: train },
+    { kernelName: BN_GRAD_KERNEL, backendName: BACKEND_NAME, kernelFunc: grad },
+  ];
+}
+
+function checkChannels(kernel: string, x: tf.TensorInfo, perChannel: tf.TensorInfo[], c: number) {
+  const last = x.shape[x.shape.length - 1];
+  if (last !== c || perChannel.some((t) => t.shape.length !== 1 || t.shape[0] !== c)) {
+    throw new Error(
+      `${kernel}: x has shape [${x.shape}]; every per-channel input must have shape [${last}]`,
+    );
+  }
 }
 
 /**
@@ -322,13 +424,26 @@ function defaultThreads(): number {
   return Math.max(1, Math.min(16, n || 1));
 }
 
+/** Options of {@link registerFastCpuBackend}. */
+export interface FastCpuOptions {
+  /** Threads for the kernels (default: all cores, at most 16). */
+  threads?: number;
+  /**
+   * Engine of convolutions and matrix products: "auto" (default, or `TESKD_CPU_ENGINE`) uses
+   * oneDNN when `libdnnl.so.2` loads and FFI is permitted, WebAssembly otherwise; "onednn" fails
+   * when oneDNN cannot be used; "wasm" never tries it. `TESKD_ONEDNN_LIB` names the library file.
+   */
+  engine?: CpuEngineRequest;
+}
+
 /**
  * Registers the fast CPU backend with tfjs under the name "teskd-cpu" (idempotent) and returns
  * what engine runs it. Every tfjs cpu kernel is available; convolutions (plain and fused) and
- * matrix products run as WebAssembly SIMD kernels on `threads` threads (default: all cores), and
- * the memory-bound ops of a training step (broadcasting arithmetic, reductions, ReLU, batch norm,
- * transpose, slice, pad) have faster TypeScript versions. The first call decides the thread count;
- * later calls return the same registration.
+ * matrix products run on oneDNN through FFI when it is installed, else as WebAssembly SIMD kernels,
+ * on `threads` threads (default: all cores), and the memory-bound ops of a training step
+ * (broadcasting arithmetic, reductions, ReLU, batch norm, transpose, slice, pad) have faster
+ * TypeScript versions. The first call decides threads and engine; later calls return the same
+ * registration.
  *
  * @example
  * ```ts
@@ -337,9 +452,7 @@ function defaultThreads(): number {
  * await tf.setBackend(info.name);
  * ```
  */
-export function registerFastCpuBackend(
-  opts: { threads?: number } = {},
-): Promise<FastCpuBackendInfo> {
+export function registerFastCpuBackend(opts: FastCpuOptions = {}): Promise<FastCpuBackendInfo> {
   const threads = opts.threads ?? defaultThreads();
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     return Promise.reject(
@@ -347,7 +460,13 @@ export function registerFastCpuBackend(
     );
   }
   if (registered === null) {
-    registered = setup(threads).catch((e) => {
+    let request: CpuEngineRequest;
+    try {
+      request = opts.engine ?? parseCpuEngineRequest(envEngine() ?? "auto");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    registered = setup(threads, request).catch((e) => {
       registered = null; // let a later call retry
       throw e;
     });
@@ -355,14 +474,23 @@ export function registerFastCpuBackend(
   return registered;
 }
 
-async function setup(threads: number): Promise<FastCpuBackendInfo> {
+function envEngine(): string | undefined {
+  try {
+    return Deno.env.get("TESKD_CPU_ENGINE");
+  } catch {
+    return undefined; // no env permission: the default
+  }
+}
+
+async function setup(threads: number, request: CpuEngineRequest): Promise<FastCpuBackendInfo> {
   // Relaxed SIMD (fused multiply-add) where the runtime validates it, plain SIMD otherwise.
   const relaxed = await Deno.readFile(WASM_URLS.relaxed);
   const rt = WebAssembly.validate(relaxed as Uint8Array<ArrayBuffer>)
     ? await KernelRuntime.create(relaxed, threads, "wasm-simd-relaxed")
     : await KernelRuntime.create(await Deno.readFile(WASM_URLS.simd), threads, "wasm-simd");
   runtime = rt;
-  const fast = [...fastKernels(rt), ...memoryKernels()];
+  const choice = chooseComputeKernels(request, rt, threads);
+  const fast = [...fastKernels(choice.kernels), ...memoryKernels(choice.kernels)];
   const replaced = new Set(fast.map((k) => k.kernelName));
   tf.registerBackend(BACKEND_NAME, () => {
     const backend = new PoolingCpuBackend();
@@ -374,5 +502,13 @@ async function setup(threads: number): Promise<FastCpuBackendInfo> {
     if (!replaced.has(k.kernelName)) tf.registerKernel({ ...k, backendName: BACKEND_NAME });
   }
   for (const k of fast) tf.registerKernel(k);
-  return { name: BACKEND_NAME, engine: rt.engine, threads: rt.threads };
+  tf.registerKernel(sgdKernel());
+  for (const k of batchNormKernels()) tf.registerKernel(k);
+  return {
+    name: BACKEND_NAME,
+    engine: choice.kernels.label,
+    computeEngine: choice.kernels.label === rt.engine ? "wasm" : "onednn",
+    ...(choice.oneDnnUnavailable ? { oneDnnUnavailable: choice.oneDnnUnavailable } : {}),
+    threads: rt.threads,
+  };
 }

@@ -215,8 +215,9 @@ export function normAxes(axis: number | number[] | undefined, rank: number): num
 }
 
 /**
- * Sum (or mean) of `x` over `axes` when they are the leading axes (per-channel statistics) or the
- * trailing axes of the shape; returns the reduced shape (with kept dims when `keepDims`).
+ * Sum (or mean) of `x` over `axes` when they are contiguous (per-channel statistics over the
+ * leading axes, spatial pooling over the middle ones, row sums over the trailing ones); returns the
+ * reduced shape (with kept dims when `keepDims`), or null for other axes.
  */
 export function reduce(
   x: Float32Array,
@@ -225,10 +226,7 @@ export function reduce(
   keepDims: boolean,
   mean: boolean,
 ): { shape: number[]; values: Float32Array } | null {
-  const rank = shape.length;
-  const leading = axes.every((a, i) => a === i);
-  const trailing = axes.every((a, i) => a === rank - axes.length + i);
-  if (!leading && !trailing) return null;
+  if (!axes.every((a, i) => i === 0 || a === axes[i - 1] + 1)) return null;
   const outShape = keepDims
     ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
     : shape.filter((_, i) => !axes.includes(i));
@@ -236,19 +234,28 @@ export function reduce(
   const kept = x.length / Math.max(reduced, 1);
   const out = reduced === 0 ? allocZeroed(sizeOf(outShape)) : allocOutput(kept);
   if (reduced === 0) return { shape: outShape, values: mean ? out.fill(NaN) : out };
-  if (leading && axes.length > 0) {
-    // Column sums over `reduced` rows of `kept` values, accumulated in float64.
-    const acc = new Float64Array(kept);
-    for (let r = 0, base = 0; r < reduced; r++, base += kept) {
-      for (let j = 0; j < kept; j++) acc[j] += x[base + j];
-    }
-    for (let j = 0; j < kept; j++) out[j] = mean ? acc[j] / reduced : acc[j];
-  } else {
-    for (let i = 0, base = 0; i < kept; i++, base += reduced) {
+  // x is [outer, reduced, inner]: each output is a column sum over `reduced` rows of one block.
+  const first = axes.length > 0 ? axes[0] : shape.length;
+  const inner = sizeOf(shape.slice(first + axes.length));
+  const outer = kept / Math.max(inner, 1);
+  if (inner === 1) {
+    for (let i = 0, base = 0; i < outer; i++, base += reduced) {
       let s = 0;
       for (let j = 0; j < reduced; j++) s += x[base + j];
       out[i] = mean ? s / reduced : s;
     }
+    return { shape: outShape, values: out };
+  }
+  // Column sums accumulated in float64, one block of `inner` columns at a time.
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(0);
+    const block = o * reduced * inner;
+    for (let r = 0, base = block; r < reduced; r++, base += inner) {
+      for (let j = 0; j < inner; j++) acc[j] += x[base + j];
+    }
+    const at = o * inner;
+    for (let j = 0; j < inner; j++) out[at + j] = mean ? acc[j] / reduced : acc[j];
   }
   return { shape: outShape, values: out };
 }

@@ -1,6 +1,7 @@
 /**
  * Fast CPU training backend for TensorFlow.js under Deno ("teskd-cpu"): tfjs's CPU backend with
- * convolutions and matrix products replaced by multi-threaded WebAssembly SIMD kernels.
+ * convolutions and matrix products replaced by oneDNN's (through FFI, where `libdnnl.so.2` is
+ * installed) or by multi-threaded WebAssembly SIMD kernels, and fused BatchNorm and SGD kernels.
  *
  * @example
  * ```ts
@@ -8,9 +9,15 @@
  * import { registerFastCpuBackend } from "./mod.ts";
  * const { name, engine } = await registerFastCpuBackend({ threads: 2 });
  * await tf.setBackend(name);
- * console.log(engine); // "wasm-simd-relaxed x2 threads"
+ * console.log(engine); // "onednn 2.6.3 x2 threads (wasm-simd-relaxed x2 threads fallback)"
  * ```
  *
  * @module
  */
-export { BACKEND_NAME, type FastCpuBackendInfo, registerFastCpuBackend } from "./backend.ts";
+export {
+  BACKEND_NAME,
+  type FastCpuBackendInfo,
+  type FastCpuOptions,
+  registerFastCpuBackend,
+} from "./backend.ts";
+export type { CpuEngineRequest } from "./engine.ts";

@@ -1,0 +1,208 @@
+/**
+ * The compute engine behind teskd-cpu's convolutions and matrix products: oneDNN through FFI when
+ * the library is installed and FFI is permitted (faster), the project's WebAssembly SIMD kernels
+ * otherwise — chosen automatically and silently, and said in the backend's engine string.
+ *
+ * @module
+ */
+import type { KernelRuntime } from "./runtime.ts";
+import {
+  conv2d,
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  type ConvGeometry,
+  matmul,
+} from "./ops.ts";
+import { type DnnlBinaryOp, OneDnnEngine } from "./onednn.ts";
+
+/** Which engine to use: "auto" picks oneDNN when it loads, WebAssembly otherwise. */
+export type CpuEngineRequest = "auto" | "onednn" | "wasm";
+
+/** The heavy kernels, on NHWC activations and HWIO filters (float32). */
+export interface ComputeKernels {
+  /** Human-readable engine, e.g. "onednn 2.6.3 x2 threads". */
+  readonly label: string;
+  conv2d(x: Float32Array, filter: Float32Array, g: ConvGeometry, bias?: Float32Array): Float32Array;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, g: ConvGeometry): Float32Array;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, g: ConvGeometry): Float32Array;
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+  ): Float32Array;
+  /**
+   * `a op b` with numpy broadcasting, or null to leave it to the TypeScript kernels (small
+   * tensors, shapes the engine does not take). Absent when the engine has no such kernels.
+   */
+  binary?(
+    op: DnnlBinaryOp,
+    a: Float32Array,
+    aShape: readonly number[],
+    b: Float32Array,
+    bShape: readonly number[],
+  ): Float32Array | null;
+  /** Sum or mean over sorted `axes`, or null to leave it to the TypeScript kernels. */
+  reduce?(
+    x: Float32Array,
+    shape: readonly number[],
+    axes: number[],
+    mean: boolean,
+  ): Float32Array | null;
+}
+
+/**
+ * Outputs smaller than this stay with the TypeScript kernels: below it a native call's fixed cost
+ * (FFI, primitive lookup, thread wake-up) outweighs the faster loop.
+ */
+const NATIVE_MIN_ELEMENTS = 1 << 15;
+
+/** Adds `bias` (one value per trailing channel) to `out` in place. */
+function addBias(out: Float32Array, bias: Float32Array): void {
+  const c = bias.length;
+  for (let i = 0; i < out.length; i += c) {
+    for (let j = 0; j < c; j++) out[i + j] += bias[j];
+  }
+}
+
+/** The WebAssembly SIMD kernels of ops.ts on `rt`'s thread pool. */
+export function wasmKernels(rt: KernelRuntime): ComputeKernels {
+  return {
+    label: rt.engine,
+    conv2d(x, filter, g, bias) {
+      const out = conv2d(rt, x, filter, g);
+      if (bias !== undefined) addBias(out, bias);
+      return out;
+    },
+    conv2dBackpropInput: (dy, filter, g) => conv2dBackpropInput(rt, dy, filter, g),
+    conv2dBackpropFilter: (x, dy, g) => conv2dBackpropFilter(rt, x, dy, g),
+    matmul: (a, b, batch, m, n, k, ta, tb) => matmul(rt, a, b, batch, m, n, k, ta, tb),
+  };
+}
+
+/**
+ * oneDNN's kernels, each shape falling back to `fallback` for good if oneDNN cannot build a
+ * primitive for it (an unsupported geometry must cost speed, never a failed step).
+ */
+export function oneDnnKernels(
+  dnnl: OneDnnEngine,
+  fallback: ComputeKernels,
+  threads: number,
+): ComputeKernels {
+  const refused = new Set<string>();
+  const attempt = <T>(key: string, fast: () => T, slow: () => T): T => {
+    if (refused.has(key)) return slow();
+    try {
+      return fast();
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith("oneDNN:")) throw e;
+      refused.add(key);
+      return slow();
+    }
+  };
+  const gk = (kind: string, g: ConvGeometry) => `${kind} ${JSON.stringify(g)}`;
+  return {
+    label: `${dnnl.label} x${threads} thread${
+      threads === 1 ? "" : "s"
+    } (${fallback.label} fallback)`,
+    conv2d: (x, f, g, bias) =>
+      attempt(
+        gk(bias ? "fwd+b" : "fwd", g),
+        () => dnnl.conv2d(x, f, g, bias),
+        () => fallback.conv2d(x, f, g, bias),
+      ),
+    conv2dBackpropInput: (dy, f, g) =>
+      attempt(
+        gk("bwd-data", g),
+        () => dnnl.conv2dBackpropInput(dy, f, g),
+        () => fallback.conv2dBackpropInput(dy, f, g),
+      ),
+    conv2dBackpropFilter: (x, dy, g) =>
+      // oneDNN 2.6.3's strided 1x1 filter gradient (jit_1x1 with its reduce-to-unit-stride copy)
+      // returned wrong values on a freshly built primitive's first run in our tests, at random.
+      isStridedPointwise(g) ? fallback.conv2dBackpropFilter(x, dy, g) : attempt(
+        gk("bwd-weights", g),
+        () => dnnl.conv2dBackpropFilter(x, dy, g),
+        () => fallback.conv2dBackpropFilter(x, dy, g),
+      ),
+    matmul: (a, b, batch, m, n, k, ta, tb) =>
+      attempt(
+        `mm ${a.length} ${b.length} ${batch} ${m} ${n} ${k} ${ta} ${tb}`,
+        () => dnnl.matmul(a, b, batch, m, n, k, ta, tb),
+        () => fallback.matmul(a, b, batch, m, n, k, ta, tb),
+      ),
+    binary(op, a, aShape, b, bShape) {
+      if (Math.max(a.length, b.length) < NATIVE_MIN_ELEMENTS) return null;
+      // oneDNN broadcasts only its second operand: put the full-shape one first when op commutes.
+      const swap = b.length > a.length && (op === "add" || op === "mul");
+      const [x, xs, y, ys] = swap ? [b, bShape, a, aShape] : [a, aShape, b, bShape];
+      return attempt(
+        `binary ${op} ${xs} ${ys}`,
+        () => dnnl.binary(op, x, xs, y, ys),
+        () => null,
+      );
+    },
+  };
+}
+
+function isStridedPointwise(g: ConvGeometry): boolean {
+  return g.filterHeight === 1 && g.filterWidth === 1 && (g.strideHeight > 1 || g.strideWidth > 1);
+}
+
+/** Why oneDNN is not used here, or null when it can be: FFI permission, then the library. */
+function oneDnnUnavailable(threads: number): { reason: string } | { engine: OneDnnEngine } {
+  if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
+    return { reason: "this runtime has no FFI" };
+  }
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return { reason: "FFI is not permitted (run Deno with --allow-ffi)" };
+  }
+  // oneDNN's OpenMP runtime reads its thread count once, when it loads.
+  try {
+    if (Deno.env.get("OMP_NUM_THREADS") === undefined) {
+      Deno.env.set("OMP_NUM_THREADS", String(threads));
+    }
+  } catch { /* no env permission: OpenMP uses every core */ }
+  try {
+    return { engine: OneDnnEngine.open(Deno.env.get("TESKD_ONEDNN_LIB") || undefined) };
+  } catch (e) {
+    return { reason: (e as Error).message };
+  }
+}
+
+/** The engine chosen by {@link chooseComputeKernels}, and why oneDNN was not, when it was not. */
+export interface ComputeChoice {
+  kernels: ComputeKernels;
+  /** Set when oneDNN was considered and not used. */
+  oneDnnUnavailable?: string;
+}
+
+/**
+ * Picks the kernels for `request`: "wasm" always gives the WebAssembly kernels; "onednn" throws
+ * when oneDNN cannot be used; "auto" uses oneDNN when it can and WebAssembly otherwise.
+ */
+export function chooseComputeKernels(
+  request: CpuEngineRequest,
+  rt: KernelRuntime,
+  threads: number,
+): ComputeChoice {
+  const wasm = wasmKernels(rt);
+  if (request === "wasm") return { kernels: wasm };
+  const probe = oneDnnUnavailable(threads);
+  if ("engine" in probe) return { kernels: oneDnnKernels(probe.engine, wasm, threads) };
+  if (request === "onednn") {
+    throw new Error(`teskd-cpu: the oneDNN engine was requested but ${probe.reason}`);
+  }
+  return { kernels: wasm, oneDnnUnavailable: probe.reason };
+}
+
+/** Parses `TESKD_CPU_ENGINE`-style input. */
+export function parseCpuEngineRequest(value: string): CpuEngineRequest {
+  const v = value.trim().toLowerCase();
+  if (v === "auto" || v === "onednn" || v === "wasm") return v;
+  throw new Error(`teskd-cpu: unknown CPU engine "${value}"; expected auto, onednn or wasm`);
+}
