@@ -1,5 +1,6 @@
 // Parity of every teskd-cpu replacement kernel with tfjs's reference cpu kernel on random inputs.
 import assert from "node:assert/strict";
+import { maxRelErr as relErr } from "./numerics.ts";
 import * as tf from "@tensorflow/tfjs";
 import { registerFastCpuBackend } from "../../lib/backend/cpu/mod.ts";
 import { parseCpuEngineRequest } from "../../lib/backend/cpu/engine.ts";
@@ -14,18 +15,6 @@ const ENGINE_LABEL = ENGINE === "onednn"
   : /^wasm-simd-relaxed x2 threads$/;
 
 const TOL = 1e-5;
-
-/** max |a - b| / max |b|: the error relative to the reference output's scale. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
 
 /** Runs `f` on the reference cpu backend and on teskd-cpu; returns both outputs' values. */
 async function onBoth(f: () => tf.Tensor): Promise<[Float32Array, Float32Array, number[]]> {

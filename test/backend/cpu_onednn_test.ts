@@ -2,24 +2,13 @@
 // reference at the channel counts of ResNet-18 and TESKD, the whole kernel parity suite passes on
 // it, and without FFI permission or the library the backend falls back to WebAssembly and says why.
 import assert from "node:assert/strict";
+import { maxRelErr as relErr } from "./numerics.ts";
 import * as tf from "@tensorflow/tfjs";
 import { OneDnnEngine } from "../../lib/backend/cpu/onednn.ts";
 import { fastCpuRuntime, registerFastCpuBackend } from "../../lib/backend/cpu/backend.ts";
 import { conv2dBackpropFilter } from "../../lib/backend/cpu/ops.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-
-/** max |a - b| / max |b|. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {

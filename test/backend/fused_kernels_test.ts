@@ -2,6 +2,7 @@
 // against the composite tfjs formulas they replace, which run on the stock cpu backend (where the
 // fused kernels do not exist, so lib/ takes its composite path).
 import assert from "node:assert/strict";
+import { maxRelErr } from "./numerics.ts";
 import * as tf from "@tensorflow/tfjs";
 import { registerFastCpuBackend } from "../../lib/backend/cpu/mod.ts";
 import { BN_TRAIN_KERNEL, fusedBatchNormTrain } from "../../lib/backend/fused_batchnorm.ts";
@@ -11,18 +12,9 @@ import { BatchNorm2d } from "../../lib/nn/batchnorm.ts";
 
 await registerFastCpuBackend({ threads: 2, engine: "wasm" });
 
-/** max |a - b| / max |b|. */
+/** maxRelErr of two tensors' values. */
 function relErr(a: tf.Tensor, b: tf.Tensor): number {
-  const av = a.dataSync();
-  const bv = b.dataSync();
-  assert.equal(av.length, bv.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < av.length; i++) {
-    diff = Math.max(diff, Math.abs(av[i] - bv[i]));
-    scale = Math.max(scale, Math.abs(bv[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
+  return maxRelErr(a.dataSync(), b.dataSync());
 }
 
 /** Runs `f` counting the calls of teskd-cpu's kernel `kernel`; returns f's result and the count. */

@@ -46,13 +46,6 @@ export interface ComputeKernels {
     b: Float32Array,
     bShape: readonly number[],
   ): Float32Array | null;
-  /** Sum or mean over sorted `axes`, or null to leave it to the TypeScript kernels. */
-  reduce?(
-    x: Float32Array,
-    shape: readonly number[],
-    axes: number[],
-    mean: boolean,
-  ): Float32Array | null;
 }
 
 /**
@@ -153,8 +146,17 @@ function isStridedPointwise(g: ConvGeometry): boolean {
   return g.filterHeight === 1 && g.filterWidth === 1 && (g.strideHeight > 1 || g.strideWidth > 1);
 }
 
-/** Why oneDNN is not used here, or null when it can be: FFI permission, then the library. */
-function oneDnnUnavailable(threads: number): { reason: string } | { engine: OneDnnEngine } {
+/** An environment variable, or undefined when unset or when env access is not permitted. */
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** oneDNN opened, or why it cannot be used here: FFI support and permission, then the library. */
+function openOneDnn(threads: number): { reason: string } | { engine: OneDnnEngine } {
   if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
     return { reason: "this runtime has no FFI" };
   }
@@ -162,13 +164,13 @@ function oneDnnUnavailable(threads: number): { reason: string } | { engine: OneD
     return { reason: "FFI is not permitted (run Deno with --allow-ffi)" };
   }
   // oneDNN's OpenMP runtime reads its thread count once, when it loads.
-  try {
-    if (Deno.env.get("OMP_NUM_THREADS") === undefined) {
+  if (envVar("OMP_NUM_THREADS") === undefined) {
+    try {
       Deno.env.set("OMP_NUM_THREADS", String(threads));
-    }
-  } catch { /* no env permission: OpenMP uses every core */ }
+    } catch { /* no env permission: OpenMP uses every core */ }
+  }
   try {
-    return { engine: OneDnnEngine.open(Deno.env.get("TESKD_ONEDNN_LIB") || undefined) };
+    return { engine: OneDnnEngine.open(envVar("TESKD_ONEDNN_LIB") || undefined) };
   } catch (e) {
     return { reason: (e as Error).message };
   }
@@ -192,7 +194,7 @@ export function chooseComputeKernels(
 ): ComputeChoice {
   const wasm = wasmKernels(rt);
   if (request === "wasm") return { kernels: wasm };
-  const probe = oneDnnUnavailable(threads);
+  const probe = openOneDnn(threads);
   if ("engine" in probe) return { kernels: oneDnnKernels(probe.engine, wasm, threads) };
   if (request === "onednn") {
     throw new Error(`teskd-cpu: the oneDNN engine was requested but ${probe.reason}`);

@@ -1,11 +1,14 @@
 /**
- * teskd-cpu's optional oneDNN engine: convolutions (forward, input and filter gradients) and matrix
- * products run by Intel's oneDNN through Deno FFI, on tfjs's own arrays (no copies: oneDNN reads
- * and writes them through pointers for the duration of each synchronous call).
+ * teskd-cpu's optional oneDNN engine: convolutions (forward, input and filter gradients), matrix
+ * products and broadcasting arithmetic run by Intel's oneDNN through Deno FFI, on tfjs's own arrays
+ * (no copies: oneDNN reads and writes them through pointers for the duration of each synchronous
+ * call).
  *
  * Activations stay NHWC and filters HWIO, as tfjs keeps them; each convolution lets oneDNN pick
  * its filter layout (`format_tag_any`) and reorders into and out of it, since the fastest kernels
- * want blocked filters. Primitives are built once per shape and reused.
+ * want blocked filters. Convolutions whose kernel equals their stride (TESKD's student heads) run
+ * as one matrix product on a patch matrix instead, which is several times faster. Primitives are
+ * built once per shape and reused.
  *
  * @module
  */
@@ -583,59 +586,35 @@ export class OneDnnEngine {
     prim.run([from, to]);
   }
 
-  /** Forward pass of a patch convolution (see {@link isPatchConv}): patches · filter. */
-  #patchConv(x: Float32Array, filter: Float32Array, g: ConvGeometry): Float32Array {
+  /** The patch matrix of `x` (in the scratch array): M = N·OH·OW patches of K = KH·KW·C values. */
+  #patchMatrix(x: Float32Array, g: ConvGeometry): { p: Float32Array; m: number; k: number } {
     const m = g.batchSize * g.outHeight * g.outWidth;
     const k = g.filterHeight * g.filterWidth * g.inChannels;
     const p = this.#scratchOf(m * k);
     this.#patches(x, p, g, true);
-    return this.#matmulInto(
-      allocOutput(m * g.outChannels),
-      p,
-      filter,
-      1,
-      m,
-      g.outChannels,
-      k,
-      false,
-      false,
-    );
+    return { p, m, k };
+  }
+
+  /** Forward pass of a patch convolution (see {@link isPatchConv}): patches · filter. */
+  #patchConv(x: Float32Array, filter: Float32Array, g: ConvGeometry): Float32Array {
+    const { p, m, k } = this.#patchMatrix(x, g);
+    const c = g.outChannels;
+    return this.#matmulInto(allocOutput(m * c), p, filter, 1, m, c, k, false, false);
   }
 
   /** Filter gradient of a patch convolution: patchesᵀ · dy. */
   #patchFilterGrad(x: Float32Array, dy: Float32Array, g: ConvGeometry): Float32Array {
-    const m = g.batchSize * g.outHeight * g.outWidth;
-    const k = g.filterHeight * g.filterWidth * g.inChannels;
-    const p = this.#scratchOf(m * k);
-    this.#patches(x, p, g, true);
-    return this.#matmulInto(
-      allocOutput(k * g.outChannels),
-      p,
-      dy,
-      1,
-      k,
-      g.outChannels,
-      m,
-      true,
-      false,
-    );
+    const { p, m, k } = this.#patchMatrix(x, g);
+    const c = g.outChannels;
+    return this.#matmulInto(allocOutput(k * c), p, dy, 1, k, c, m, true, false);
   }
 
   /** Input gradient of a patch convolution: dy · filterᵀ, scattered back to the image. */
   #patchInputGrad(dy: Float32Array, filter: Float32Array, g: ConvGeometry): Float32Array {
     const m = g.batchSize * g.outHeight * g.outWidth;
     const k = g.filterHeight * g.filterWidth * g.inChannels;
-    const dp = this.#matmulInto(
-      this.#scratchOf(m * k),
-      dy,
-      filter,
-      1,
-      m,
-      k,
-      g.outChannels,
-      false,
-      true,
-    );
+    const c = g.outChannels;
+    const dp = this.#matmulInto(this.#scratchOf(m * k), dy, filter, 1, m, k, c, false, true);
     const dx = allocOutput(g.batchSize * g.inHeight * g.inWidth * g.inChannels);
     this.#patches(dp, dx, g, false);
     return dx;
