@@ -10,6 +10,8 @@ import { KernelRuntime } from "./runtime.ts";
 import { allocOutput, noteEscaped, noteRegistered, noteReleased } from "./pool.ts";
 import {
   batchNorm,
+  type BatchNormAffine,
+  batchNormAffine,
   binary,
   type BinaryOp,
   normAxes,
@@ -221,6 +223,18 @@ function reduceKernel(name: string, mean: boolean): tf.KernelConfig {
   });
 }
 
+/** Inference batch norm as the engine's one-pass `x · scale + shift`, or null where it has none. */
+function nativeBatchNorm(
+  k: ComputeKernels,
+  x: Float32Array,
+  a: BatchNormAffine,
+): Float32Array | null {
+  if (k.scaleShift === undefined) return null;
+  const scale = Float32Array.from(a.mul);
+  const shift = a.add.map((add, c) => add - a.sub[c] * a.mul[c]);
+  return k.scaleShift(x, a.mul.length, scale, Float32Array.from(shift));
+}
+
 /** Kernels whose tfjs cpu versions are slow for memory-bound reasons (see elementwise.ts). */
 function memoryKernels(k: ComputeKernels): tf.KernelConfig[] {
   return [
@@ -251,8 +265,9 @@ function memoryKernels(k: ComputeKernels): tf.KernelConfig[] {
       const x = inputs.x as tf.TensorInfo;
       const get = (n: string) => (inputs[n] === undefined ? null : values(b, inputs[n]!));
       const channels = x.shape[x.shape.length - 1] ?? 1;
-      const out = batchNorm(
-        values(b, x),
+      const vx = values(b, x);
+      if (vx.length % channels !== 0) return null;
+      const a = batchNormAffine(
         channels,
         get("mean")!,
         get("variance")!,
@@ -260,7 +275,8 @@ function memoryKernels(k: ComputeKernels): tf.KernelConfig[] {
         get("scale"),
         Number(attrs.varianceEpsilon ?? 0.001),
       );
-      return out === null ? null : b.makeTensorInfo(x.shape, "float32", out);
+      if (a === null) return null;
+      return b.makeTensorInfo(x.shape, "float32", nativeBatchNorm(k, vx, a) ?? batchNorm(vx, a));
     }),
     binaryKernel(tf.Add, "add", k),
     binaryKernel(tf.Sub, "sub", k),

@@ -355,23 +355,29 @@ export function square(x: Float32Array): Float32Array {
   return out;
 }
 
+/** Per-channel form of an inference batch norm: y = add + (x − sub) · mul (float64). */
+export interface BatchNormAffine {
+  mul: Float64Array;
+  sub: Float64Array;
+  add: Float64Array;
+}
+
 /**
- * Inference batch norm with tfjs's FusedBatchNorm semantics: `offset + (x - mean) * scale /
+ * The per-channel coefficients of tfjs's FusedBatchNorm, `offset + (x - mean) * scale /
  * sqrt(variance + eps)`, each parameter repeating with its own length (per channel, or a scalar).
- * Returns null when a parameter's length does not divide the channel count (the reference handles
- * those odd layouts).
+ * Null when a parameter's length does not divide the channel count (the reference handles those
+ * odd layouts).
  */
-export function batchNorm(
-  x: Float32Array,
+export function batchNormAffine(
   channels: number,
   mean: Float32Array,
   variance: Float32Array,
   offset: Float32Array | null,
   scale: Float32Array | null,
   eps: number,
-): Float32Array | null {
+): BatchNormAffine | null {
   const params = [mean, variance, offset, scale].filter((p) => p !== null) as Float32Array[];
-  if (channels === 0 || x.length % channels !== 0) return null;
+  if (channels === 0) return null;
   if (params.some((p) => p.length === 0 || channels % p.length !== 0)) return null;
   const mul = new Float64Array(channels);
   const sub = new Float64Array(channels);
@@ -382,6 +388,13 @@ export function batchNorm(
     sub[c] = mean[c % mean.length];
     add[c] = offset === null ? 0 : offset[c % offset.length];
   }
+  return { mul, sub, add };
+}
+
+/** Applies {@link batchNormAffine}'s coefficients to channels-last `x`. */
+export function batchNorm(x: Float32Array, a: BatchNormAffine): Float32Array {
+  const { mul, sub, add } = a;
+  const channels = mul.length;
   const out = allocOutput(x.length);
   for (let base = 0; base < x.length; base += channels) {
     for (let c = 0; c < channels; c++) out[base + c] = add[c] + (x[base + c] - sub[c]) * mul[c];

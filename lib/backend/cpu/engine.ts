@@ -46,6 +46,16 @@ export interface ComputeKernels {
     b: Float32Array,
     bShape: readonly number[],
   ): Float32Array | null;
+  /**
+   * `x · scale + shift` per channel of channels-last `x`, or null to leave it to the TypeScript
+   * kernels. Absent when the engine has no such kernel.
+   */
+  scaleShift?(
+    x: Float32Array,
+    channels: number,
+    scale: Float32Array,
+    shift: Float32Array,
+  ): Float32Array | null;
 }
 
 /**
@@ -136,6 +146,14 @@ export function oneDnnKernels(
       return attempt(
         `binary ${op} ${xs} ${ys}`,
         () => dnnl.binary(op, x, xs, y, ys),
+        () => null,
+      );
+    },
+    scaleShift(x, channels, scale, shift) {
+      if (x.length < NATIVE_MIN_ELEMENTS) return null;
+      return attempt(
+        `scale-shift ${x.length} ${channels}`,
+        () => dnnl.scaleShift(x, channels, scale, shift),
         () => null,
       );
     },

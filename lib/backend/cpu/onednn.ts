@@ -104,8 +104,11 @@ interface SlotSpec {
   arg: number;
   /** The caller's layout. */
   userMd: Uint8Array<ArrayBuffer>;
-  /** dnnl_query_*_md that gives the primitive's layout, and its index. */
-  query: number;
+  /**
+   * dnnl_query_*_md that gives the primitive's layout, and its index; null for a post-op operand,
+   * which the primitive takes in the layout it was declared with.
+   */
+  query: number | null;
   index?: number;
   output: boolean;
 }
@@ -227,10 +230,26 @@ export class OneDnnEngine {
     return handleOf(slot);
   }
 
-  #primitiveDesc(opDesc: Uint8Array<ArrayBuffer>, hint: Ptr | null): Ptr {
+  #primitiveDesc(opDesc: Uint8Array<ArrayBuffer>, hint: Ptr | null, attr: Ptr | null = null): Ptr {
     const slot = handleSlot();
-    check(this.#d.dnnl_primitive_desc_create(slot, opDesc, null, this.#engine, hint), "create pd");
+    check(this.#d.dnnl_primitive_desc_create(slot, opDesc, attr, this.#engine, hint), "create pd");
     return handleOf(slot);
+  }
+
+  /** Attributes holding one binary post-op (`alg` with a second operand of layout `md`). */
+  #binaryPostOp(alg: number, md: Uint8Array<ArrayBuffer>): Ptr {
+    const d = this.#d;
+    const ops = handleSlot();
+    check(d.dnnl_post_ops_create(ops), "post-ops create");
+    const attr = handleSlot();
+    try {
+      check(d.dnnl_post_ops_append_binary(handleOf(ops), alg, md), "post-op append");
+      check(d.dnnl_primitive_attr_create(attr), "attr create");
+      check(d.dnnl_primitive_attr_set_post_ops(handleOf(attr), handleOf(ops)), "attr post-ops");
+    } finally {
+      d.dnnl_post_ops_destroy(handleOf(ops));
+    }
+    return handleOf(attr);
   }
 
   /** A backward convolution's primitive descriptor, with the forward one oneDNN wants as a hint. */
@@ -266,6 +285,11 @@ export class OneDnnEngine {
     const pairs: [number, Ptr][] = [];
     for (const s of spec) {
       const user = this.#memory(s.userMd, null);
+      if (s.query === null) {
+        slots.push({ user, reorder: null, reorderArgs: null, inner: null, output: s.output });
+        pairs.push([s.arg, user]);
+        continue;
+      }
       const want = d.dnnl_primitive_desc_query_md(pd, s.query, s.index ?? 0);
       if (want === null) throw new Error(`oneDNN: primitive has no memory for query ${s.query}`);
       const userPtr = Deno.UnsafePointer.of(s.userMd)!;
@@ -496,6 +520,36 @@ export class OneDnnEngine {
     });
     const out = allocOutput(a.length);
     prim.run([a, b, out]);
+    return out;
+  }
+
+  /**
+   * `x · scale + shift` per channel of channels-last `x` (`channels` values per row, `scale` and
+   * `shift` one per channel): batch norm with fixed statistics, in one pass.
+   */
+  scaleShift(x: Float32Array, channels: number, scale: Float32Array, shift: Float32Array) {
+    const rows = x.length / channels;
+    const prim = this.#cached(`scale-shift ${rows} ${channels}`, () => {
+      const data = this.#plainMd(rowMajor([rows, channels]));
+      const vec = this.#plainMd(rowMajor([1, channels]));
+      const desc = new Uint8Array(OP_DESC_BYTES);
+      check(this.#d.dnnl_binary_desc_init(desc, DNNL.binaryMul, data, vec, data), "binary desc");
+      const attr = this.#binaryPostOp(DNNL.binaryAdd, vec);
+      let pd: Ptr;
+      try {
+        pd = this.#primitiveDesc(desc, null, attr);
+      } finally {
+        this.#d.dnnl_primitive_attr_destroy(attr);
+      }
+      return this.#bind(pd, [
+        { arg: DNNL.argSrc, userMd: data, query: DNNL.querySrcMd, output: false },
+        { arg: DNNL.argSrc1, userMd: vec, query: DNNL.querySrcMd, index: 1, output: false },
+        { arg: DNNL.argPostOp0Src1, userMd: vec, query: null, output: false },
+        { arg: DNNL.argDst, userMd: data, query: DNNL.queryDstMd, output: true },
+      ]);
+    });
+    const out = allocOutput(x.length);
+    prim.run([x, scale, shift, out]);
     return out;
   }
 

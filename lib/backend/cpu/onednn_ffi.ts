@@ -73,6 +73,12 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "pointer", "buffer"],
     result: "i32",
   },
+  dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_primitive_attr_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_primitive_attr_set_post_ops: { parameters: ["pointer", "pointer"], result: "i32" },
+  dnnl_post_ops_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_post_ops_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_post_ops_append_binary: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
   dnnl_binary_desc_init: {
     parameters: ["buffer", "i32", "buffer", "buffer", "buffer"],
     result: "i32",
@@ -119,6 +125,8 @@ export const DNNL = {
   binarySub: 0x1fff5,
   argSrc: 1,
   argSrc1: 2,
+  /** DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1: the first post-op's second operand. */
+  argPostOp0Src1: 16384 | 2,
   argDst: 17,
   argWeights: 33,
   argBias: 41,
