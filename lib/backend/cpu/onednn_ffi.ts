@@ -177,10 +177,37 @@ export function openDnnl(path?: string): DnnlLibrary {
       errors.push(`${name}: version ${version}, the binding needs 2.x`);
       continue;
     }
+    pinLoaded(name);
     return { symbols: lib.symbols, version, path: name, close: () => lib.close() };
   }
   throw new Error(`oneDNN 2.x not found (${errors.join("; ")})`);
 }
+
+/**
+ * Keeps `name` (and so OpenMP, which it loaded) mapped for the life of the process: a second
+ * dlopen with RTLD_NODELETE, so that closing the Deno handle — which happens when the isolate that
+ * opened it ends, e.g. each test module — cannot unmap code that OpenMP's worker threads, which
+ * outlive the isolate, still run (seen as a segfault in the next module).
+ */
+function pinLoaded(name: string): void {
+  const os = Deno.build.os;
+  const candidates = os === "linux"
+    ? ["libc.so.6", "libdl.so.2"]
+    : os === "darwin"
+    ? ["libSystem.B.dylib"]
+    : [];
+  const flags = RTLD_NOW | (os === "darwin" ? 0x80 : 0x1000); // | RTLD_NODELETE
+  for (const libc of candidates) {
+    try {
+      const l = Deno.dlopen(libc, { dlopen: { parameters: ["buffer", "i32"], result: "pointer" } });
+      const handle = l.symbols.dlopen(new TextEncoder().encode(name + "\0"), flags);
+      if (handle !== null) return;
+    } catch { /* no dlopen in this library: try the next */ }
+  }
+}
+
+/** dlopen's RTLD_NOW (the same on Linux and macOS). */
+const RTLD_NOW = 2;
 
 /** Throws when a oneDNN call did not return dnnl_success. */
 export function check(status: number, what: string): void {
