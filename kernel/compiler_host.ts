@@ -41,6 +41,8 @@ export interface HostedCompileResult {
   ok: boolean;
   js?: string;
   diagnostics: CellDiagnostic[];
+  /** With `ok`: whether committing the cell would record anything (see CompileResult). */
+  declares?: boolean;
   /** Rewrites compiled-cell positions in a stack to the cells' own lines (see CellCompiler). */
   mapStack(stack: string): Promise<string>;
 }

@@ -47,6 +47,8 @@ export interface CompilerLike {
     ok: boolean;
     js?: string;
     diagnostics: Diagnostic[];
+    /** `false`: committing this cell would change nothing, so the kernel does not. */
+    declares?: boolean;
     mapStack?(stack: string): Awaitable<string>;
   }>;
   commit(code: string): Awaitable<void>;
@@ -71,6 +73,9 @@ export interface CompilerLike {
 }
 
 type Awaitable<T> = T | Promise<T>;
+
+/** What a compile gives the kernel. */
+type Compiled = Awaited<ReturnType<CompilerLike["compile"]>>;
 
 /** Kernel settings. */
 export interface KernelOptions {
@@ -143,14 +148,22 @@ export class Kernel {
   /** Binds the sockets, starts the worker and begins serving. */
   async start(): Promise<void> {
     this.#sockets = await bindSockets(this.info);
+    // Sends on polled sockets may swallow their readiness signal: the poller re-checks after each.
+    const kick = () => this.#poller.kick();
     this.#out = {
-      shell: new QueuedSocket(this.#sockets.shell),
-      control: new QueuedSocket(this.#sockets.control),
-      stdin: new QueuedSocket(this.#sockets.stdin),
+      shell: new QueuedSocket(this.#sockets.shell, kick),
+      control: new QueuedSocket(this.#sockets.control, kick),
+      stdin: new QueuedSocket(this.#sockets.stdin, kick),
       iopub: new QueuedSocket(this.#sockets.iopub),
     };
     this.#publish("status", { execution_state: "starting" }, null);
     await this.#executor.start();
+    if (this.#poller.mechanism === "timer") {
+      console.error(
+        "teskd kernel: no poll(2) through FFI (TESKD_KERNEL_POLL=timer, or no ffi permission or " +
+          "POSIX libc): checking the sockets every 1–10 ms instead",
+      );
+    }
     const hb = this.#sockets.heartbeat;
     this.#poller.add(hb, heartbeatEcho(hb));
     this.#poller.add(this.#sockets.control, (f) => this.#receive(f, "control"));
@@ -375,11 +388,13 @@ export class Kernel {
     const stopOnError = c.stop_on_error !== false;
     if (storeHistory) this.#executionCount++;
     const count = this.#executionCount;
+    // The compiler worker starts on the cell while this thread publishes its input.
+    const compiling = this.#compile(code);
     if (!silent) this.#publish("execute_input", { code, execution_count: count }, msg);
     // Written in the background, in order; history requests answer from memory.
     if (storeHistory) void this.options.history.append(count, code);
 
-    const outcome = await this.#runCode(code, msg, count, allowStdin);
+    const outcome = await this.#runCode(code, msg, count, allowStdin, compiling);
     if (outcome.status === "ok") {
       if (outcome.result && !silent) {
         this.#publish("execute_result", {
@@ -414,23 +429,39 @@ export class Kernel {
     }
   }
 
-  /** Compiles and runs one piece of code; diagnostics and runtime errors become an error. */
+  /**
+   * Compiles `code`; never rejects. The interrupt flags follow this compile from the call on (an
+   * async method runs up to its first await at once: the request is on its way when it returns).
+   */
+  async #compile(code: string): Promise<{ compiled?: Compiled; error?: Error }> {
+    this.#compileInterrupted = false;
+    this.#compiling = true;
+    try {
+      return { compiled: await this.compiler.compile(code, { typecheck: this.options.typecheck }) };
+    } catch (e) {
+      return { error: e as Error };
+    } finally {
+      this.#compiling = false;
+    }
+  }
+
+  /**
+   * Compiles (unless `compiling` was started already) and runs one piece of code; diagnostics and
+   * runtime errors become an error.
+   */
   async #runCode(
     code: string,
     msg: Message,
     count: number,
     allowStdin: boolean,
+    compiling = this.#compile(code),
   ): Promise<
     | { status: "ok"; result?: Record<string, unknown>; resultMetadata?: Record<string, unknown> }
     | { status: "error"; ename: string; evalue: string; traceback: string[] }
   > {
-    let compiled;
-    this.#compileInterrupted = false;
-    this.#compiling = true;
-    try {
-      compiled = await this.compiler.compile(code, { typecheck: this.options.typecheck });
-    } catch (e) {
-      const err = e as Error;
+    const { compiled, error } = await compiling;
+    if (compiled === undefined) {
+      const err = error ?? new Error("the compiler returned nothing");
       if (this.#compileInterrupted) return interruptedBeforeRun();
       return {
         status: "error",
@@ -438,8 +469,6 @@ export class Kernel {
         evalue: err.message,
         traceback: [`CompilerError: ${err.message}`],
       };
-    } finally {
-      this.#compiling = false;
     }
     // Interrupted while its type check ran: the cell never starts.
     if (this.#compileInterrupted) return interruptedBeforeRun();
@@ -459,15 +488,9 @@ export class Kernel {
     } finally {
       this.#running = null;
     }
-    // The cell ran (perhaps partly): its declarations now exist for later cells.
-    try {
-      // Not awaited: the compiler takes requests in order, so the next cell's check sees it.
-      Promise.resolve(this.compiler.commit(code)).catch((e) =>
-        console.error(`teskd kernel: compiler commit failed: ${(e as Error).message}`)
-      );
-    } catch (e) {
-      console.error(`teskd kernel: compiler commit failed: ${(e as Error).message}`);
-    }
+    // The cell ran (perhaps partly): its declarations now exist for later cells. A cell that
+    // declares nothing is not sent: one message (and compiler wake-up) fewer per such cell.
+    if (compiled.declares !== false) this.#commit(code);
     if (outcome.status === "ok") return outcome;
     let stack = outcome.stack;
     try {
@@ -481,6 +504,18 @@ export class Kernel {
       evalue: outcome.evalue,
       traceback: traceback(outcome.ename, outcome.evalue, stack),
     };
+  }
+
+  /** Records a cell that ran with the compiler; logs (never throws) on failure. */
+  #commit(code: string): void {
+    try {
+      // Not awaited: the compiler takes requests in order, so the next cell's check sees it.
+      Promise.resolve(this.compiler.commit(code)).catch((e) =>
+        console.error(`teskd kernel: compiler commit failed: ${(e as Error).message}`)
+      );
+    } catch (e) {
+      console.error(`teskd kernel: compiler commit failed: ${(e as Error).message}`);
+    }
   }
 
   async #userExpressions(raw: unknown, msg: Message): Promise<Record<string, unknown>> {
@@ -666,10 +701,11 @@ export class Kernel {
     if (this.#closing) return;
     this.#closing = true;
     this.#executor.terminate();
-    this.#poller.stop();
+    const stopped = this.#poller.stop();
     this.#wake?.();
     // Give ZeroMQ a moment to flush the shutdown reply before the sockets go.
     setTimeout(async () => {
+      await stopped; // no poll(2) may wait on the sockets' descriptors once they are closed
       this.#sockets.close();
       await this.options.history.flush(); // the last inputs reach the file before exit
       this.#closedResolve();

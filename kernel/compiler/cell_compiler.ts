@@ -97,7 +97,7 @@ export class CellCompiler {
       if (diagnostics.length > 0) return { ok: false, diagnostics, mapStack };
     }
     if (out.sourceMap) this.#maps.set(id, new LineMap(out.sourceMap));
-    return { ok: true, js: out.js, diagnostics: [], mapStack };
+    return { ok: true, js: out.js, diagnostics: [], declares: out.declares, mapStack };
   }
 
   /**

@@ -37,6 +37,12 @@ interface Binding {
 /** Prefix of every virtual file name; also used to hide them from completions. */
 export const VIRTUAL_PREFIX = "__teskd_";
 
+/** Cell files the globals module imports ahead of use, per step (see TypeSession.commit). */
+const CELL_SLOTS = 32;
+
+/** Text of a cell file not (or no longer) holding a cell. */
+const EMPTY_MODULE = "export {};\n";
+
 /**
  * A LanguageService session for one notebook.
  *
@@ -61,8 +67,17 @@ export class TypeSession {
   readonly #runtimeDts: string;
   readonly #ls: ts.LanguageService;
   readonly #libDir: string;
-  readonly #ambientCells = new Set<number>();
+  /**
+   * Kept across programs: every cell makes a new program, and without a cache TypeScript looks up
+   * (stat, read, JSON-parse) the package.json scope of every file under node_modules, the lib
+   * files included, for each one — most of a small cell's check time. Only package.json lookups
+   * come from it (see #host); module resolution itself (#resolve) stays uncached so that user
+   * modules created or moved during the session are found.
+   */
+  readonly #resolutionCache: ts.ModuleResolutionCache;
   #cells = 0;
+  /** Cell files 1..#slots exist (empty until committed) and the globals module imports them. */
+  #slots = 0;
   #nodeTypes = false;
 
   readonly #isCancelled: () => boolean;
@@ -96,7 +111,8 @@ export class TypeSession {
       strict: true,
       ...project.flags,
     };
-    this.#setFile(this.#globals, "export {};\n");
+    this.#addSlots();
+    this.#setFile(this.#globals, this.#globalsText());
     this.#setFile(this.#current, "");
     // Remote modules are fetched by Deno at run time; without their types they are `any`.
     const ambient = path.join(cwd, `${VIRTUAL_PREFIX}remote.d.ts`);
@@ -106,6 +122,11 @@ export class TypeSession {
     );
     this.#setFile(this.#runtime, runtimeDts);
     this.#roots = [denoTypesFile(), ambient, this.#runtime, this.#globals, this.#current];
+    this.#resolutionCache = ts.createModuleResolutionCache(
+      cwd,
+      (f) => f,
+      this.#options,
+    );
     this.#ls = ts.createLanguageService(this.#host(), ts.createDocumentRegistry());
   }
 
@@ -149,8 +170,8 @@ export class TypeSession {
     const ambient = sf.statements.some(ts.isModuleDeclaration);
     if (declared.length === 0 && !ambient) return;
     const cell = ++this.#cells;
+    if (cell > this.#slots) this.#addSlots();
     this.#loadNodeTypesFor(code);
-    if (ambient) this.#ambientCells.add(cell);
     this.#setFile(this.#cellFile(cell), exportDeclarations(sf, declared));
     for (const d of declared) this.#bindings.set(d.name, { cell, kind: d.kind });
     this.#updateGlobals();
@@ -158,9 +179,12 @@ export class TypeSession {
 
   /** Forgets every committed cell (the runtime lost its state); libraries stay loaded. */
   reset(): void {
-    for (let cell = 1; cell <= this.#cells; cell++) this.#files.delete(this.#cellFile(cell));
+    for (let cell = 1; cell <= this.#cells; cell++) {
+      if (this.#files.get(this.#cellFile(cell))?.text !== EMPTY_MODULE) {
+        this.#setFile(this.#cellFile(cell), EMPTY_MODULE);
+      }
+    }
     this.#bindings.clear();
-    this.#ambientCells.clear();
     this.#updateGlobals();
   }
 
@@ -178,12 +202,24 @@ export class TypeSession {
     if (runtime !== this.#files.get(this.#runtime)?.text) this.#setFile(this.#runtime, runtime);
   }
 
+  /**
+   * Adds CELL_SLOTS empty cell files for the globals module to import. Why ahead of use: a program
+   * whose files keep their imports is reused "completely" by the next one (TypeScript then only
+   * swaps the changed files), while one import more makes TypeScript walk and re-sort the whole
+   * file graph (lib files included) — that walk was most of the check time of a cell after one
+   * that declared something. A committed cell only changes the text of its slot and of the
+   * globals module.
+   */
+  #addSlots(): void {
+    for (let i = 0; i < CELL_SLOTS; i++) this.#setFile(this.#cellFile(++this.#slots), EMPTY_MODULE);
+  }
+
   #globalsText(): string {
-    const cells = new Set(
-      [...this.#bindings.values()].map((b) => b.cell).concat(...this.#ambientCells),
-    );
-    const lines = [...cells].sort((a, b) => a - b).map((c) =>
-      `import * as __c${c} from "./${VIRTUAL_PREFIX}cell_${c}.ts";`
+    // Every slot, used or not (names all redeclared later, reset, not yet committed), so the
+    // imports change only when slots are added; an unused one declares nothing global.
+    const lines = Array.from(
+      { length: this.#slots },
+      (_, i) => `import * as __c${i + 1} from "./${VIRTUAL_PREFIX}cell_${i + 1}.ts";`,
     );
     lines.push("declare global {");
     for (const [name, { cell, kind }] of this.#bindings) {
@@ -290,7 +326,11 @@ export class TypeSession {
     return this.#readDisk(f)?.getText(0, this.#readDisk(f)?.getLength() ?? 0);
   }
 
-  #host(): ts.LanguageServiceHost {
+  /**
+   * The LanguageService passes `getModuleResolutionCache` on to the programs it makes, although
+   * TypeScript's public LanguageServiceHost type does not list it (CompilerHost's does).
+   */
+  #host(): ts.LanguageServiceHost & Pick<ts.CompilerHost, "getModuleResolutionCache"> {
     const resolution = this.#resolutionHost();
     return {
       fileExists: resolution.fileExists,
@@ -300,6 +340,7 @@ export class TypeSession {
       getCurrentDirectory: () => this.#dir,
       getCancellationToken: () => ({ isCancellationRequested: this.#isCancelled }),
       getCompilationSettings: () => this.#options,
+      getModuleResolutionCache: () => this.#resolutionCache,
       getScriptFileNames: () => this.#roots,
       getScriptVersion: (f) => this.#version(f),
       getScriptSnapshot: (f) => this.#files.get(f)?.snapshot ?? this.#readDisk(f),

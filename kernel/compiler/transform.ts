@@ -8,6 +8,7 @@
 
 import ts from "typescript";
 import { GUARD_NAME } from "./types.ts";
+import { collectDeclarations } from "./declarations.ts";
 
 /** Output of {@linkcode transpileCell}. */
 export interface TranspiledCell {
@@ -17,6 +18,11 @@ export interface TranspiledCell {
   sourceMap?: string;
   /** Syntax errors reported by the TypeScript parser. */
   diagnostics: readonly ts.Diagnostic[];
+  /**
+   * Whether the cell declares top-level names or has `declare global`/`declare module` blocks
+   * (what a type-checking session's commit records; without them a commit changes nothing).
+   */
+  declares: boolean;
 }
 
 const SCOPE = "globalThis";
@@ -32,6 +38,12 @@ const SCOPE = "globalThis";
  * ```
  */
 export function transpileCell(code: string, baseUrl: string, sourceUrl: string): TranspiledCell {
+  let declares = false;
+  // Reads the cell's own syntax tree (before TypeScript's transforms) instead of parsing it again.
+  const inspect: ts.TransformerFactory<ts.SourceFile> = () => (sf) => {
+    declares = collectDeclarations(sf).length > 0 || sf.statements.some(ts.isModuleDeclaration);
+    return sf;
+  };
   const out = ts.transpileModule(code, {
     fileName: "cell.ts",
     reportDiagnostics: true,
@@ -45,16 +57,16 @@ export function transpileCell(code: string, baseUrl: string, sourceUrl: string):
       // Keep imports a cell does not use itself: later cells use them.
       verbatimModuleSyntax: true,
     },
-    transformers: { after: [cellTransformer(baseUrl)] },
+    transformers: { before: [inspect], after: [cellTransformer(baseUrl)] },
   });
   const diagnostics = (out.diagnostics ?? []).filter((d) =>
     d.category === ts.DiagnosticCategory.Error
   );
-  if (diagnostics.length > 0) return { diagnostics };
+  if (diagnostics.length > 0) return { diagnostics, declares };
   // The emitter appends a sourceMappingURL comment for a file that does not exist: drop it.
   const js = out.outputText.replace(/\n?\/\/# sourceMappingURL=.*\s*$/, "") +
     `\n//# sourceURL=${sourceUrl}`;
-  return { js, sourceMap: out.sourceMapText, diagnostics: [] };
+  return { js, sourceMap: out.sourceMapText, diagnostics: [], declares };
 }
 
 function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> {

@@ -44,6 +44,11 @@ export interface CompileResult {
   js?: string;
   /** Syntax and type errors; empty when `ok`. */
   diagnostics: CellDiagnostic[];
+  /**
+   * With `ok`: whether the cell declares top-level names or `declare global`/`declare module`
+   * blocks. When it does not, committing it changes nothing, and callers may skip the commit.
+   */
+  declares?: boolean;
   /** Rewrites positions of compiled cells in a stack trace to `cell-N.ts:line:col` of the cells. */
   mapStack(stack: string): string;
 }
