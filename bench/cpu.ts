@@ -6,11 +6,13 @@
  * images/s at batch 256, and GFLOP/s per convolution shape.
  *
  * `deno run -A bench/cpu.ts [--batch 32] [--batch128] [--threads 2] [--steps 3] [--infer-batch 256]
- *   [--stock-batch B] [--plain] [--no-torch | --convs-only]`
+ *   [--stock-batch B] [--plain] [--no-resident] [--no-torch | --convs-only]`
  *
  * `--batch128` also measures both training steps at batch 128. `--plain` also times the ResNet-18 in
  * plain tfjs ops (tfjs's own conv gradients). `--stock-batch B` also times one step of tfjs's stock
- * `cpu` backend, and of teskd-cpu, at batch B (stock cpu is slow: use a small B).
+ * `cpu` backend, and of teskd-cpu, at batch B (stock cpu is slow: use a small B). Each step line
+ * says how many MiB were copied into and out of the WebAssembly kernels' memory per step;
+ * `--no-resident` also times the WebAssembly engine with every tensor kept outside that memory.
  *
  * @module
  */
@@ -35,6 +37,8 @@ interface Options {
   inferBatch: number;
   batch128: boolean;
   plain: boolean;
+  /** Also time the WebAssembly engine with every tensor outside its memory (copied per call). */
+  noResident: boolean;
 }
 
 const NUMERIC = { batch: "batch", threads: "threads", steps: "steps" } as const;
@@ -50,6 +54,7 @@ function parseArgs(args: string[]): Options {
     inferBatch: 256,
     batch128: false,
     plain: false,
+    noResident: false,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -58,8 +63,8 @@ function parseArgs(args: string[]): Options {
       if (a === "--convs-only") o.step = false;
       continue;
     }
-    if (a === "--batch128" || a === "--plain") {
-      o[a === "--plain" ? "plain" : "batch128"] = true;
+    if (a === "--batch128" || a === "--plain" || a === "--no-resident") {
+      o[a === "--plain" ? "plain" : a === "--batch128" ? "batch128" : "noResident"] = true;
       continue;
     }
     const name = a.replace(/^--/, "");
@@ -71,7 +76,7 @@ function parseArgs(args: string[]): Options {
     if (key === undefined) {
       throw new Error(
         `bench cpu: unknown argument ${a} (use --batch, --batch128, --threads, --steps, --infer-batch, ` +
-          `--stock-batch, --plain, --no-torch, --convs-only)`,
+          `--stock-batch, --plain, --no-resident, --no-torch, --convs-only)`,
       );
     }
     const v = Number(args[++i]);
@@ -304,20 +309,30 @@ async function torchMs(
   }
 }
 
+/** One product-path step measurement: ms, and MiB copied in and out of WebAssembly memory per step. */
+interface StepResult {
+  ms: number;
+  copiedInMib: number;
+  copiedOutMib: number;
+}
+
 /**
- * ms per product-path training step (baseline or full TESKD), measured in a child process
- * (bench/cpu_step.ts), or why it failed (e.g. killed for memory).
+ * A product-path training step (baseline or full TESKD) measured in a child process
+ * (bench/cpu_step.ts), or why it failed (e.g. killed for memory). `noResident` keeps every tensor
+ * out of WebAssembly memory.
  */
-async function productStepMs(
+async function productStep(
   batch: number,
   model: "baseline" | "teskd",
   steps: number,
   threads: number,
   engine: CpuEngineRequest,
-): Promise<number | string> {
+  noResident = false,
+): Promise<StepResult | string> {
   const script = new URL("./cpu_step.ts", import.meta.url).pathname;
+  const args = ["run", "-A", script, String(batch), model, String(steps), String(threads)];
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, String(batch), model, String(steps), String(threads)],
+    args: noResident ? [...args, "no-resident"] : args,
     env: { TESKD_CPU_ENGINE: engine },
     stdout: "piped",
     stderr: "piped",
@@ -328,9 +343,12 @@ async function productStepMs(
       : new TextDecoder().decode(out.stderr).trim().split("\n").pop();
     return `failed: ${why}`;
   }
-  return Number(
-    JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!).ms_per_step,
-  );
+  const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+  return {
+    ms: Number(r.ms_per_step),
+    copiedInMib: Number(r.copied_in_mib),
+    copiedOutMib: Number(r.copied_out_mib),
+  };
 }
 
 /** ms per eval-mode forward pass of the deployed teacher (CIFAR ResNet-18) at `batch`. */
@@ -399,12 +417,15 @@ export async function benchCpu(args: string[]): Promise<void> {
       ] as const
     ) {
       const ref = await torch(model, b, steps);
-      for (const engine of engines) {
-        const ours = await productStepMs(b, model, steps, o.threads, engine);
-        const label = `${what}, teskd-cpu ${engine}`;
+      const runs: [string, CpuEngineRequest, boolean][] = engines.map((e) => [e, e, false]);
+      if (o.noResident) runs.push(["wasm without resident tensors", "wasm", true]);
+      for (const [name, engine, noResident] of runs) {
+        const ours = await productStep(b, model, steps, o.threads, engine, noResident);
+        const label = `${what}, teskd-cpu ${name}`;
         console.log(
-          typeof ours === "number"
-            ? compare(label, ours, ref, "ms/step", b)
+          typeof ours !== "string"
+            ? compare(label, ours.ms, ref, "ms/step", b) +
+              `; copied into / out of wasm memory per step: ${ours.copiedInMib} / ${ours.copiedOutMib} MiB`
             : `${label}: ${ours}; ` +
               `PyTorch ${typeof ref === "number" ? `${ref.toFixed(0)} ms/step` : ref ?? "not run"}`,
         );

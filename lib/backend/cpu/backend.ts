@@ -7,7 +7,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { WASM_URLS } from "./artifacts.ts";
 import { KernelRuntime } from "./runtime.ts";
-import { allocOutput, noteEscaped, noteRegistered, noteReleased } from "./pool.ts";
+import {
+  allocOutput,
+  isResident,
+  noteEscaped,
+  noteRegistered,
+  noteReleased,
+  useResidentStore,
+} from "./pool.ts";
 import {
   batchNorm,
   type BatchNormAffine,
@@ -394,6 +401,8 @@ function checkChannels(kernel: string, x: tf.TensorInfo, perChannel: tf.TensorIn
 /**
  * tfjs's cpu backend telling the output pool (pool.ts) when an array is registered, read out or
  * freed, so that the arrays of disposed intermediate tensors are reused instead of re-faulted.
+ * Values resident in kernel memory are read out as copies: the memory is reused once the tensor
+ * is freed, and what `dataSync` returned must not change then.
  */
 class PoolingCpuBackend extends tf.MathBackendCPU {
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType) {
@@ -413,14 +422,13 @@ class PoolingCpuBackend extends tf.MathBackendCPU {
   }
 
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
-    noteEscaped(this.data.get(dataId)?.values);
-    return super.readSync(dataId);
+    const values = super.readSync(dataId);
+    if (isResident(values)) return values.slice();
+    noteEscaped(values);
+    return values;
   }
 
-  override read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
-    noteEscaped(this.data.get(dataId)?.values);
-    return super.read(dataId);
-  }
+  // `read` goes through `readSync` (tfjs's cpu backend), so reads out copies too.
 
   override disposeData(dataId: tf.DataId, force = false): boolean {
     // `data.get` of an id this backend does not hold would move it here: look first.
@@ -506,6 +514,9 @@ async function setup(threads: number, request: CpuEngineRequest): Promise<FastCp
     : await KernelRuntime.create(await Deno.readFile(WASM_URLS.simd), threads, "wasm-simd");
   runtime = rt;
   const choice = chooseComputeKernels(request, rt, threads);
+  const computeEngine = choice.kernels.label === rt.engine ? "wasm" : "onednn";
+  // oneDNN reads ordinary arrays in place; only the WebAssembly kernels need operands in their memory.
+  useResidentStore(computeEngine === "wasm" ? rt : null);
   const fast = [...fastKernels(choice.kernels), ...memoryKernels(choice.kernels)];
   const replaced = new Set(fast.map((k) => k.kernelName));
   tf.registerBackend(BACKEND_NAME, () => {
@@ -523,7 +534,7 @@ async function setup(threads: number, request: CpuEngineRequest): Promise<FastCp
   return {
     name: BACKEND_NAME,
     engine: choice.kernels.label,
-    computeEngine: choice.kernels.label === rt.engine ? "wasm" : "onednn",
+    computeEngine,
     ...(choice.oneDnnUnavailable ? { oneDnnUnavailable: choice.oneDnnUnavailable } : {}),
     threads: rt.threads,
   };

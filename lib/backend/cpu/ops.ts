@@ -5,10 +5,13 @@
  * im2col matrix is materialised except for the input gradient, which is built in bounded chunks
  * and scattered back (col2im).
  *
+ * Operands and outputs resident in kernel memory (pool.ts) are used in place; others are copied in
+ * and out through scratch.
+ *
  * @module
  */
 import { D, KernelRuntime, KIND_COL2IM, KIND_GEMM } from "./runtime.ts";
-import { copyOutput } from "./pool.ts";
+import { allocOutput } from "./pool.ts";
 
 /** Geometry of a 2-D convolution, as tfjs's `computeConv2DInfo` reports it. */
 export interface ConvGeometry {
@@ -91,7 +94,8 @@ export function matmul(
   rt.reset();
   const pa = rt.put(a);
   const pb = rt.put(b);
-  const pc = rt.alloc(batch * m * n);
+  const out = allocOutput(batch * m * n);
+  const pc = rt.outputOffset(out);
   const strideA = a.length === m * k ? 0 : m * k * 4;
   const strideB = b.length === k * n ? 0 : k * n * 4;
   for (let i = 0; i < batch; i++) {
@@ -109,7 +113,7 @@ export function matmul(
       LDC: n,
     });
   }
-  return copyOutput(rt.f32.subarray(pc / 4, pc / 4 + batch * m * n));
+  return rt.finishOutput(out, pc);
 }
 
 /** Forward NHWC convolution of `x` with an HWIO `filter`; returns the NHWC output values. */
@@ -124,7 +128,8 @@ export function conv2d(
   const pw = rt.put(filter);
   const m = g.batchSize * g.outHeight * g.outWidth;
   const k = g.filterHeight * g.filterWidth * g.inChannels;
-  const pc = rt.alloc(m * g.outChannels);
+  const out = allocOutput(m * g.outChannels);
+  const pc = rt.outputOffset(out);
   gemmJob(rt, {
     ...convFields(g),
     M: m,
@@ -138,7 +143,7 @@ export function conv2d(
     C: pc,
     LDC: g.outChannels,
   });
-  return copyOutput(rt.f32.subarray(pc / 4, pc / 4 + m * g.outChannels));
+  return rt.finishOutput(out, pc);
 }
 
 /** Filter gradient (HWIO) of an NHWC convolution from its input `x` and output gradient `dy`. */
@@ -153,7 +158,8 @@ export function conv2dBackpropFilter(
   const pdy = rt.put(dy);
   const taps = g.filterHeight * g.filterWidth * g.inChannels;
   const pixels = g.batchSize * g.outHeight * g.outWidth;
-  const pc = rt.alloc(taps * g.outChannels);
+  const out = allocOutput(taps * g.outChannels);
+  const pc = rt.outputOffset(out);
   const pointwise = isPointwise(g);
   gemmJob(rt, {
     ...convFields(g),
@@ -169,7 +175,7 @@ export function conv2dBackpropFilter(
     C: pc,
     LDC: g.outChannels,
   });
-  return copyOutput(rt.f32.subarray(pc / 4, pc / 4 + taps * g.outChannels));
+  return rt.finishOutput(out, pc);
 }
 
 /** Input gradient (NHWC) of a convolution from its output gradient `dy` and HWIO `filter`. */
@@ -185,7 +191,8 @@ export function conv2dBackpropInput(
   const taps = g.filterHeight * g.filterWidth * g.inChannels;
   const pixels = g.batchSize * g.outHeight * g.outWidth;
   const size = g.batchSize * g.inHeight * g.inWidth * g.inChannels;
-  const pdx = rt.alloc(size);
+  const dx = allocOutput(size);
+  const pdx = rt.outputOffset(dx);
   const b = { B: pw, LDB: g.outChannels, BTRANS: 1 };
   if (isPointwise(g)) {
     gemmJob(rt, {
@@ -198,7 +205,7 @@ export function conv2dBackpropInput(
       LDC: taps,
       ...b,
     });
-    return copyOutput(rt.f32.subarray(pdx / 4, pdx / 4 + size));
+    return rt.finishOutput(dx, pdx);
   }
   rt.f32.fill(0, pdx / 4, pdx / 4 + size);
   const rows = Math.max(1, Math.min(pixels, Math.floor(CHUNK_FLOATS / taps)));
@@ -218,5 +225,5 @@ export function conv2dBackpropInput(
     });
     rt.exec({ ...geo, KIND: KIND_COL2IM, M: m, ROW0: row0, A: pcol, C: pdx });
   }
-  return copyOutput(rt.f32.subarray(pdx / 4, pdx / 4 + size));
+  return rt.finishOutput(dx, pdx);
 }

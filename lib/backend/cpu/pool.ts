@@ -8,6 +8,12 @@
  * backends) and never registered a second time (a kernel that reuses or views its input's values).
  * Anything else "escapes" and is left to the garbage collector.
  *
+ * When the WebAssembly kernels run the convolutions, outputs are made resident in their memory
+ * instead (see {@link useResidentStore}), so that the next kernel reads them in place rather than
+ * copying every operand in and every result out. Resident arrays are counted per registration and
+ * freed with the last tensor viewing them; they never escape, because the backend reads them out
+ * as copies.
+ *
  * @module
  */
 
@@ -28,6 +34,36 @@ function memoryInfo(): { total: number; available: number } {
 
 /** Arrays smaller than this (floats) are cheap to allocate and are never pooled. */
 const MIN_FLOATS = 1 << 16;
+/**
+ * Resident arrays start smaller (4 KiB): any operand of a convolution or matrix product held outside
+ * kernel memory costs a copy per call, weights included.
+ */
+const MIN_RESIDENT_FLOATS = 1 << 10;
+
+/** Kernel memory that can hold tensor values (the WebAssembly runtime, runtime.ts). */
+export interface ResidentStore {
+  /** An array in kernel memory, or null when it has no room. */
+  allocResident(floats: number): Float32Array | null;
+  /** Byte offset of `values` when they live in kernel memory, else null. */
+  offsetOf(values: Float32Array): number | null;
+  /** One more tensor registered with (part of) these values. */
+  retainResident(values: Float32Array): void;
+  /** One tensor with (part of) these values was freed. */
+  releaseResident(values: Float32Array): void;
+}
+
+let store: ResidentStore | null = null;
+
+/** Makes later outputs resident in `s` where they fit (null: ordinary arrays only). */
+export function useResidentStore(s: ResidentStore | null): void {
+  store = s;
+}
+
+/** Whether `values` live in kernel memory (a read must hand out a copy, never the view). */
+export function isResident(values: unknown): values is Float32Array {
+  return store !== null && values instanceof Float32Array && store.offsetOf(values) !== null;
+}
+
 /**
  * Most bytes the pool keeps idle (more go to the garbage collector): enough to carry one TESKD
  * step's large activations over to the next step's forward pass, at most 1/8 of the machine's memory.
@@ -57,6 +93,10 @@ let idleBytes = 0;
  * must write every element) when one of that size is idle, fresh otherwise.
  */
 export function allocOutput(n: number): Float32Array {
+  if (store !== null && n >= MIN_RESIDENT_FLOATS) {
+    const resident = store.allocResident(n);
+    if (resident !== null) return resident;
+  }
   if (n < MIN_FLOATS) return new Float32Array(n);
   const list = idle.get(n);
   const a = list?.pop();
@@ -77,14 +117,7 @@ export function allocOutput(n: number): Float32Array {
 export function allocZeroed(n: number): Float32Array {
   const recycled = (idle.get(n)?.length ?? 0) > 0;
   const a = allocOutput(n);
-  if (recycled) a.fill(0);
-  return a;
-}
-
-/** A copy of `src` in an output array (see {@link allocOutput}). */
-export function copyOutput(src: Float32Array): Float32Array {
-  const a = allocOutput(src.length);
-  a.set(src);
+  if (recycled || isResident(a)) a.fill(0);
   return a;
 }
 
@@ -96,6 +129,7 @@ function bufferOf(values: unknown): ArrayBuffer | null {
 
 /** The backend registers `values` as a tensor's data: a second registration escapes. */
 export function noteRegistered(values: unknown): void {
+  if (isResident(values)) return store!.retainResident(values);
   const b = bufferOf(values);
   if (b === null) return;
   if (tracked.get(b) === ALLOCATED) tracked.set(b, REGISTERED);
@@ -110,6 +144,7 @@ export function noteEscaped(values: unknown): void {
 
 /** The tensor owning `values` was freed: keep the array for reuse when it is safe. */
 export function noteReleased(values: unknown): void {
+  if (isResident(values)) return store!.releaseResident(values);
   const b = bufferOf(values);
   if (b === null || tracked.get(b) !== REGISTERED) return;
   const a = values as Float32Array;

@@ -1,10 +1,14 @@
 /**
- * The WebAssembly side of teskd-cpu: one shared linear memory, the compiled kernels, a scratch arena
- * for operands and a pool of worker threads that run slices of each job in parallel.
+ * The WebAssembly side of teskd-cpu: one shared linear memory, the compiled kernels and a pool of
+ * worker threads that run slices of each job in parallel. The memory holds a scratch region, reset
+ * at every kernel, and above it a heap of resident tensors (kernel outputs that later kernels read
+ * in place, see pool.ts). Memory is grown on demand (untouched pages cost nothing) and never shrinks:
+ * freed blocks wait for the next tensors.
  *
  * @module
  */
 import { Worker } from "node:worker_threads";
+import { BlockHeap } from "./heap.ts";
 
 const PAGE = 65536;
 /** Bytes reserved at the start of memory for AssemblyScript statics. */
@@ -13,6 +17,13 @@ const DESC_OFFSET = CTRL_OFFSET + 256;
 const DESC_FIELDS = 32;
 /** Maximum memory pages the module declares (must match build.ts). */
 const MAX_PAGES = 32768;
+/**
+ * Bytes of kernel memory for one kernel's scratch (operands that live outside kernel memory, copied
+ * in; outputs computed before being copied out; im2col chunks). Scratch is a region of its own, below
+ * the resident tensors, so that long-lived tensors never fragment it. Full TESKD at batch 128 with
+ * every tensor outside kernel memory peaks at 513 MiB (`bench/cpu_step.ts 128 teskd 1 2 no-resident`).
+ */
+const SCRATCH_BYTES = 2 ** 30;
 
 /** Job descriptor field indices (mirror of the D_* constants in asm/kernels.as). */
 export const D = {
@@ -53,15 +64,54 @@ export const KIND_GEMM = 1;
 /** Scatter-add of an im2col matrix back into an NHWC image. */
 export const KIND_COL2IM = 2;
 
-/** A loaded kernel module with its memory, arena and thread pool. */
+/** Options of {@link KernelRuntime.create}. */
+export interface KernelRuntimeOptions {
+  /**
+   * Most bytes of resident tensors (default: all of memory above scratch, about 1 GiB); further
+   * outputs live in ordinary arrays and are copied in when a kernel reads them.
+   */
+  residentLimitBytes?: number;
+}
+
+/** Bytes copied between ordinary arrays and kernel memory since the runtime started. */
+export interface CopyCounters {
+  /** Operands that lived outside kernel memory, copied in. */
+  bytesIn: number;
+  /** Outputs computed in scratch and copied out to an ordinary array. */
+  bytesOut: number;
+}
+
+/** A block of kernel memory holding resident tensor values. */
+interface ResidentBlock {
+  at: number;
+  bytes: number;
+  /** Tensors registered with values in this block. */
+  refs: number;
+}
+
+/** A loaded kernel module with its memory, heap and thread pool. */
 export class KernelRuntime {
   readonly memory: WebAssembly.Memory;
   readonly threads: number;
   readonly engine: string;
+  /** Most bytes resident tensors may hold. */
+  readonly residentLimitBytes: number;
+  /** Copies made so far (benchmarks and tests read them). */
+  readonly copies: CopyCounters = { bytesIn: 0, bytesOut: 0 };
   #run: (desc: number, part: number, parts: number) => void;
   #ctrl: Int32Array;
-  #arenaBase: number;
-  #top: number;
+  #heap: BlockHeap;
+  #scratchBase: number;
+  #scratchEnd: number;
+  /** End of the current kernel's scratch, reset by {@link KernelRuntime.reset}. */
+  #scratchTop: number;
+  /** Most scratch bytes one kernel has used (benchmarks report it). */
+  scratchPeakBytes = 0;
+  /** Each resident block's size and registrations (tensors whose values view it), by offset. */
+  #resident = new Map<number, ResidentBlock>();
+  #residentBytes = 0;
+  /** Every buffer object `memory.buffer` has returned (growing shared memory makes a new one). */
+  #buffers = new WeakSet<ArrayBufferLike>();
   #f32: Float32Array;
   #i32: Int32Array;
 
@@ -71,6 +121,7 @@ export class KernelRuntime {
     threads: number,
     wsBytes: number,
     label: string,
+    opts: KernelRuntimeOptions,
   ) {
     this.memory = memory;
     this.#run = run;
@@ -80,23 +131,32 @@ export class KernelRuntime {
     const wsBase = DESC_OFFSET + DESC_FIELDS * 4;
     this.#i32 = new Int32Array(memory.buffer);
     this.#i32[DESC_OFFSET / 4 + D.WS] = wsBase;
-    this.#arenaBase = align(wsBase + threads * wsBytes, PAGE);
-    this.#top = this.#arenaBase;
     this.#f32 = new Float32Array(memory.buffer);
-    this.ensure(this.#arenaBase);
+    this.#buffers.add(memory.buffer);
+    this.#scratchBase = align(wsBase + threads * wsBytes, PAGE);
+    this.#scratchTop = this.#scratchBase;
+    this.#scratchEnd = this.#scratchBase + SCRATCH_BYTES;
+    this.#heap = new BlockHeap(this.#scratchEnd, MAX_PAGES * PAGE, (end) => this.ensure(end));
+    this.residentLimitBytes = opts.residentLimitBytes ?? this.#heap.limit - this.#heap.base;
+    this.ensure(this.#scratchBase);
   }
 
   /**
    * Compiles `bytes` and starts `threads - 1` workers that share the module's memory; `label`
    * names the kernel variant in {@link KernelRuntime.engine}.
    */
-  static async create(bytes: Uint8Array, threads: number, label: string): Promise<KernelRuntime> {
+  static async create(
+    bytes: Uint8Array,
+    threads: number,
+    label: string,
+    opts: KernelRuntimeOptions = {},
+  ): Promise<KernelRuntime> {
     const module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
     const memory = new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const run = instance.exports.run as (desc: number, part: number, parts: number) => void;
     const ws = instance.exports.WS_BYTES as WebAssembly.Global;
-    const rt = new KernelRuntime(memory, run, threads, Number(ws.value), label);
+    const rt = new KernelRuntime(memory, run, threads, Number(ws.value), label, opts);
     for (let i = 1; i < threads; i++) {
       const w = new Worker(new URL("./worker.ts", import.meta.url), {
         workerData: { memory, module, ctrlOffset: CTRL_OFFSET, index: i },
@@ -132,6 +192,7 @@ export class KernelRuntime {
   }
 
   #refresh(): void {
+    this.#buffers.add(this.memory.buffer);
     this.#f32 = new Float32Array(this.memory.buffer);
     this.#i32 = new Int32Array(this.memory.buffer);
   }
@@ -141,24 +202,100 @@ export class KernelRuntime {
     return this.#f32;
   }
 
-  /** Frees every arena allocation; call at the start of each kernel. */
+  /** Frees the scratch of the previous kernel; call at the start of each kernel. */
   reset(): void {
-    this.#top = this.#arenaBase;
+    this.#scratchTop = this.#scratchBase;
   }
 
-  /** Allocates `floats` float32 slots (64-byte aligned) and returns the byte offset. */
+  /** Allocates `floats` float32 slots of scratch (64-byte aligned) and returns the byte offset. */
   alloc(floats: number): number {
-    const at = this.#top;
-    this.#top = align(at + floats * 4, 64);
-    this.ensure(this.#top);
+    const at = this.#scratchTop;
+    const end = align(at + floats * 4, 64);
+    if (end > this.#scratchEnd) {
+      throw new Error(
+        `teskd-cpu: a kernel needs ${((end - this.#scratchBase) / 2 ** 20).toFixed(0)} MiB of ` +
+          `scratch memory, more than the ${SCRATCH_BYTES / 2 ** 20} MiB there is`,
+      );
+    }
+    this.ensure(end);
+    this.#scratchTop = end;
+    this.scratchPeakBytes = Math.max(this.scratchPeakBytes, end - this.#scratchBase);
     return at;
   }
 
-  /** Copies `src` into a fresh arena allocation and returns its byte offset. */
-  put(src: ArrayLike<number>): number {
-    const at = this.alloc(src.length);
-    this.#f32.set(src, at / 4);
-    return at;
+  /**
+   * Byte offset of `src` in kernel memory: where it already lives when it is resident (no copy),
+   * else a scratch copy.
+   */
+  put(src: Float32Array): number {
+    const at = this.offsetOf(src);
+    if (at !== null) return at;
+    const copy = this.alloc(src.length);
+    this.#f32.set(src, copy / 4);
+    this.copies.bytesIn += src.byteLength;
+    return copy;
+  }
+
+  /** Byte offset of `values` when they view this runtime's memory, else null. */
+  offsetOf(values: Float32Array): number | null {
+    return this.#buffers.has(values.buffer) ? values.byteOffset : null;
+  }
+
+  /** Kernel-memory offset to compute `out` at: in place when resident, else scratch. */
+  outputOffset(out: Float32Array): number {
+    return this.offsetOf(out) ?? this.alloc(out.length);
+  }
+
+  /** Completes an output computed at `at` (see {@link outputOffset}): copies it out unless resident. */
+  finishOutput(out: Float32Array, at: number): Float32Array {
+    if (this.offsetOf(out) === null) {
+      out.set(this.#f32.subarray(at / 4, at / 4 + out.length));
+      this.copies.bytesOut += out.byteLength;
+    }
+    return out;
+  }
+
+  /** Bytes held by resident tensors. */
+  get residentBytes(): number {
+    return this.#residentBytes;
+  }
+
+  /**
+   * A resident array of `floats` floats (stale contents) in kernel memory, or null when resident
+   * tensors already hold their limit or the heap has no room. It lives until every registration
+   * ({@link retainResident}) is released, or until {@link releaseResident} if never registered.
+   */
+  allocResident(floats: number): Float32Array | null {
+    const bytes = floats * 4;
+    if (this.#residentBytes + bytes > this.residentLimitBytes) return null;
+    const at = this.#heap.alloc(bytes);
+    if (at === null) return null;
+    this.#resident.set(at, { at, bytes, refs: 0 });
+    this.#residentBytes += bytes;
+    return new Float32Array(this.memory.buffer, at, floats);
+  }
+
+  /** Counts one more tensor viewing resident `values` (the block or a part of it). */
+  retainResident(values: Float32Array): void {
+    this.#residentBlock(values).refs++;
+  }
+
+  /** One tensor viewing resident `values` is gone: the block is freed with the last one. */
+  releaseResident(values: Float32Array): void {
+    const block = this.#residentBlock(values);
+    if (--block.refs > 0) return;
+    this.#resident.delete(block.at);
+    this.#residentBytes -= block.bytes;
+    this.#heap.free(block.at);
+  }
+
+  #residentBlock(values: Float32Array): ResidentBlock {
+    const at = this.#heap.blockContaining(values.byteOffset);
+    const block = at === null ? undefined : this.#resident.get(at);
+    if (block === undefined) {
+      throw new Error(`teskd-cpu: byte ${values.byteOffset} is not in a resident tensor block`);
+    }
+    return block;
   }
 
   /** Fills the job descriptor (unset fields are 0) and runs it on every thread. */
