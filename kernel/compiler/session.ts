@@ -155,11 +155,34 @@ export class TypeSession {
   quickInfo(code: string, pos: number): ts.QuickInfo | undefined {
     this.#setCurrent(code);
     const info = this.#ls.getQuickInfoAtPosition(this.#current, pos);
-    if (info?.kind !== ts.ScriptElementKind.alias) return info;
+    if (info && info.kind !== ts.ScriptElementKind.alias) {
+      return this.#withCellDocs(code, pos, info);
+    }
     // Names of earlier cells are aliases in the globals module: describe what they point to.
     const target = this.#ls.getDefinitionAtPosition(this.#current, pos)?.[0];
     if (!target) return info;
     return this.#ls.getQuickInfoAtPosition(target.fileName, target.textSpan.start) ?? info;
+  }
+
+  /**
+   * Variables of earlier cells are redeclared in the globals module (`const x: typeof __c1.x`), whose
+   * declaration has no JSDoc: take the documentation from the cell that declared them.
+   */
+  #withCellDocs(code: string, pos: number, info: ts.QuickInfo): ts.QuickInfo {
+    if ((info.documentation?.length ?? 0) > 0) return info;
+    // Only a name that resolves to the globals module (not one this cell declares itself).
+    const definition = this.#ls.getDefinitionAtPosition(this.#current, pos)?.[0];
+    if (definition?.fileName !== this.#globals) return info;
+    const name = code.slice(info.textSpan.start, info.textSpan.start + info.textSpan.length);
+    const binding = this.#bindings.get(name);
+    if (binding === undefined || binding.kind === "alias") return info;
+    const file = this.#cellFile(binding.cell);
+    const sf = this.#ls.getProgram()?.getSourceFile(file);
+    const at = sf === undefined ? undefined : declarationNameStart(sf, name);
+    if (at === undefined) return info;
+    const own = this.#ls.getQuickInfoAtPosition(file, at);
+    if (!own?.documentation?.length && !own?.tags?.length) return info;
+    return { ...info, documentation: own.documentation, tags: own.tags };
   }
 
   /** Records `code` as a cell that ran: its declarations become visible to later cells. */
@@ -368,4 +391,21 @@ function realPath(p: string): string {
   } catch {
     return p;
   }
+}
+
+/** Position of the top-level variable declaration of `name` in `sf` (its last one), if any. */
+function declarationNameStart(sf: ts.SourceFile, name: string): number | undefined {
+  let at: number | undefined;
+  const visit = (node: ts.BindingName) => {
+    if (ts.isIdentifier(node)) {
+      if (node.text === name) at = node.getStart(sf);
+      return;
+    }
+    for (const el of node.elements) if (!ts.isOmittedExpression(el)) visit(el.name);
+  };
+  for (const stmt of sf.statements) {
+    if (!ts.isVariableStatement(stmt)) continue;
+    for (const decl of stmt.declarationList.declarations) visit(decl.name);
+  }
+  return at;
 }

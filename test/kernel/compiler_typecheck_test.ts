@@ -186,6 +186,12 @@ Deno.test("inspect: signature and JSDoc of user and library symbols", () => {
   assert.match(lib.data["text/plain"], /larger of a set/);
   const local = compiler.inspect("counter", 7, 0);
   assert.equal(local.data["text/plain"], "let counter: number");
+  // A variable of an earlier cell keeps its JSDoc; a same-named one of this cell has its own.
+  compiler.commit("/** Rows per page. */\nconst pageRows = 20;");
+  const earlier = compiler.inspect("pageRows * 2", 3, 0);
+  assert.equal(earlier.data["text/plain"], "const pageRows: 20\n\nRows per page.");
+  const shadowed = compiler.inspect("{ const pageRows = 5; pageRows; }", 25, 0);
+  assert.equal(shadowed.data["text/plain"], "const pageRows: 5");
   assert.deepEqual(compiler.inspect("   ", 1, 0), { found: false, data: {} });
 });
 
