@@ -19,6 +19,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { registerFastCpuBackend } from "../lib/backend/cpu/mod.ts";
 import { fastCpuRuntime } from "../lib/backend/cpu/backend.ts";
+import { convGeometry } from "../lib/backend/cpu/ops.ts";
 import {
   chooseComputeKernels,
   type ComputeKernels,
@@ -244,16 +245,7 @@ function convTable(batch: number, engines: [string, ComputeKernels][]): string[]
   ];
   for (const [h, cin, cout, k, s] of CONVS) {
     const pad = k === s ? 0 : (k - 1) >> 1;
-    const g = tf.backend_util.computeConv2DInfo(
-      [batch, h, h, cin],
-      [k, k, cin, cout],
-      [s, s],
-      [1, 1],
-      pad,
-      undefined,
-      false,
-      "channelsLast",
-    );
+    const g = convGeometry([batch, h, h, cin], [k, k, cin, cout], [s, s], pad);
     const flops = 2 * batch * g.outHeight * g.outWidth * cout * k * k * cin;
     const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
     const x = rand(batch * h * h * cin);

@@ -35,7 +35,7 @@ export function collectDeclarations(sf: ts.SourceFile): Declared[] {
       if (flags & ts.NodeFlags.Using) continue;
       const kind = flags & ts.NodeFlags.Const ? "const" : flags & ts.NodeFlags.Let ? "let" : "var";
       for (const decl of stmt.declarationList.declarations) {
-        for (const name of bindingNames(decl.name)) add(name, kind);
+        for (const id of bindingIdentifiers(decl.name)) add(id.text, kind);
       }
     } else if (
       (ts.isFunctionDeclaration(stmt) || ts.isClassDeclaration(stmt)) && stmt.name &&
@@ -96,11 +96,12 @@ function hasModifier(node: ts.Node, kind: ts.SyntaxKind): boolean {
     (ts.getModifiers(node)?.some((m) => m.kind === kind) ?? false);
 }
 
-function bindingNames(name: ts.BindingName): string[] {
-  if (ts.isIdentifier(name)) return [name.text];
-  const names: string[] = [];
+/** The identifiers a binding name declares (`a`, or each name of `{ a, b: [c] }`). */
+export function bindingIdentifiers(name: ts.BindingName): ts.Identifier[] {
+  if (ts.isIdentifier(name)) return [name];
+  const ids: ts.Identifier[] = [];
   for (const el of name.elements) {
-    if (!ts.isOmittedExpression(el)) names.push(...bindingNames(el.name));
+    if (!ts.isOmittedExpression(el)) ids.push(...bindingIdentifiers(el.name));
   }
-  return names;
+  return ids;
 }

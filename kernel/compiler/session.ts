@@ -20,7 +20,7 @@ import {
   type ProjectInfo,
   typescriptLibDir,
 } from "./project.ts";
-import { collectDeclarations, exportDeclarations } from "./declarations.ts";
+import { bindingIdentifiers, collectDeclarations, exportDeclarations } from "./declarations.ts";
 
 interface VirtualFile {
   text: string;
@@ -396,16 +396,11 @@ function realPath(p: string): string {
 /** Position of the top-level variable declaration of `name` in `sf` (its last one), if any. */
 function declarationNameStart(sf: ts.SourceFile, name: string): number | undefined {
   let at: number | undefined;
-  const visit = (node: ts.BindingName) => {
-    if (ts.isIdentifier(node)) {
-      if (node.text === name) at = node.getStart(sf);
-      return;
-    }
-    for (const el of node.elements) if (!ts.isOmittedExpression(el)) visit(el.name);
-  };
   for (const stmt of sf.statements) {
     if (!ts.isVariableStatement(stmt)) continue;
-    for (const decl of stmt.declarationList.declarations) visit(decl.name);
+    for (const decl of stmt.declarationList.declarations) {
+      for (const id of bindingIdentifiers(decl.name)) if (id.text === name) at = id.getStart(sf);
+    }
   }
   return at;
 }

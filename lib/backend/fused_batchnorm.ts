@@ -20,13 +20,6 @@ export const BN_TRAIN_KERNEL = "TeskdBatchNormTrain";
 /** Gradient kernel: inputs {dy, x, mean, variance, gamma}, attrs {eps}; outputs [dx, dγ, dβ]. */
 export const BN_GRAD_KERNEL = "TeskdBatchNormGrad";
 
-/** Per-channel statistics and the normalised output (arrays of {@link batchNormTrainArrays}). */
-export interface BatchNormTrainResult {
-  y: Float32Array;
-  mean: Float32Array;
-  variance: Float32Array;
-}
-
 /**
  * Forward pass on channels-last values: `x` holds rows of `gamma.length` channels. `y` receives the
  * output (it may be a recycled array: every element is written).

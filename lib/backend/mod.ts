@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { readEnv } from "./env.ts";
 import { registerFastCpuBackend } from "./cpu/mod.ts";
 import { type EngineProbe, type GpuAdapterSummary, probeEngines } from "./probe.ts";
 import {
@@ -132,12 +133,4 @@ async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEn
   }
   await tf.ready();
   return { tfjsBackend, cpuEngine };
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined; // no --allow-env: behave as if unset
-  }
 }

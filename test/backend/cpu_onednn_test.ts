@@ -6,7 +6,7 @@ import { maxRelErr as relErr } from "./numerics.ts";
 import * as tf from "@tensorflow/tfjs";
 import { OneDnnEngine } from "../../lib/backend/cpu/onednn.ts";
 import { fastCpuRuntime, registerFastCpuBackend } from "../../lib/backend/cpu/backend.ts";
-import { conv2dBackpropFilter } from "../../lib/backend/cpu/ops.ts";
+import { conv2dBackpropFilter, convGeometry } from "../../lib/backend/cpu/ops.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -60,16 +60,7 @@ Deno.test("oneDNN convolutions and matmul match tfjs's cpu kernels at ResNet-18/
     const f = tf.randomNormal([k, k, cin, cout]) as tf.Tensor4D;
     const y = tf.conv2d(x, f, s, pad);
     const dy = tf.randomNormal(y.shape) as tf.Tensor4D;
-    const g = tf.backend_util.computeConv2DInfo(
-      xs,
-      [k, k, cin, cout],
-      [s, s],
-      [1, 1],
-      pad,
-      undefined,
-      false,
-      "channelsLast",
-    );
+    const g = convGeometry(xs, [k, k, cin, cout], [s, s], pad);
     const [xv, fv, dyv] = [x, f, dy].map((t) => t.dataSync() as Float32Array);
     const bias = tf.randomNormal([cout]);
     const withBias = e.conv2d(xv, fv, g, bias.dataSync() as Float32Array);

@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { WASM_URLS } from "./artifacts.ts";
 import { KernelRuntime } from "./runtime.ts";
+import { readEnv } from "../env.ts";
 import {
   allocOutput,
   isResident,
@@ -30,7 +31,7 @@ import {
   step,
   transpose,
 } from "./elementwise.ts";
-import type { ConvGeometry } from "./ops.ts";
+import { type ConvGeometry, convGeometry } from "./ops.ts";
 import {
   batchNormGradArrays,
   batchNormTrainArrays,
@@ -92,15 +93,13 @@ function geometry(
   attrs: Attrs,
   dilations: unknown,
 ): ConvGeometry {
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
+  return convGeometry(
+    xShape,
+    filterShape,
     attrs.strides as [number, number],
+    attrs.pad,
     dilations as [number, number],
-    attrs.pad as "same",
     attrs.dimRoundingMode as "floor" | undefined,
-    false,
-    "channelsLast",
   );
 }
 
@@ -486,7 +485,7 @@ export function registerFastCpuBackend(opts: FastCpuOptions = {}): Promise<FastC
   if (registered === null) {
     let request: CpuEngineRequest;
     try {
-      request = opts.engine ?? parseCpuEngineRequest(envEngine() ?? "auto");
+      request = opts.engine ?? parseCpuEngineRequest(readEnv("TESKD_CPU_ENGINE") ?? "auto");
     } catch (e) {
       return Promise.reject(e);
     }
@@ -498,14 +497,6 @@ export function registerFastCpuBackend(opts: FastCpuOptions = {}): Promise<FastC
   return registered;
 }
 
-function envEngine(): string | undefined {
-  try {
-    return Deno.env.get("TESKD_CPU_ENGINE");
-  } catch {
-    return undefined; // no env permission: the default
-  }
-}
-
 async function setup(threads: number, request: CpuEngineRequest): Promise<FastCpuBackendInfo> {
   // Relaxed SIMD (fused multiply-add) where the runtime validates it, plain SIMD otherwise.
   const relaxed = await Deno.readFile(WASM_URLS.relaxed);
@@ -514,9 +505,8 @@ async function setup(threads: number, request: CpuEngineRequest): Promise<FastCp
     : await KernelRuntime.create(await Deno.readFile(WASM_URLS.simd), threads, "wasm-simd");
   runtime = rt;
   const choice = chooseComputeKernels(request, rt, threads);
-  const computeEngine = choice.kernels.label === rt.engine ? "wasm" : "onednn";
   // oneDNN reads ordinary arrays in place; only the WebAssembly kernels need operands in their memory.
-  useResidentStore(computeEngine === "wasm" ? rt : null);
+  useResidentStore(choice.engine === "wasm" ? rt : null);
   const fast = [...fastKernels(choice.kernels), ...memoryKernels(choice.kernels)];
   const replaced = new Set(fast.map((k) => k.kernelName));
   tf.registerBackend(BACKEND_NAME, () => {
@@ -534,7 +524,7 @@ async function setup(threads: number, request: CpuEngineRequest): Promise<FastCp
   return {
     name: BACKEND_NAME,
     engine: choice.kernels.label,
-    computeEngine,
+    computeEngine: choice.engine,
     ...(choice.oneDnnUnavailable ? { oneDnnUnavailable: choice.oneDnnUnavailable } : {}),
     threads: rt.threads,
   };

@@ -355,6 +355,14 @@ export function square(x: Float32Array): Float32Array {
   return out;
 }
 
+/** Adds `bias` (one value per trailing channel) to channels-last `out` in place. */
+export function addBias(out: Float32Array, bias: Float32Array): void {
+  const c = bias.length;
+  for (let i = 0; i < out.length; i += c) {
+    for (let j = 0; j < c; j++) out[i + j] += bias[j];
+  }
+}
+
 /** Per-channel form of an inference batch norm: y = add + (x − sub) · mul (float64). */
 export interface BatchNormAffine {
   mul: Float64Array;

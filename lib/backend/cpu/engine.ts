@@ -13,7 +13,9 @@ import {
   type ConvGeometry,
   matmul,
 } from "./ops.ts";
-import { type DnnlBinaryOp, OneDnnEngine } from "./onednn.ts";
+import { type DnnlBinaryOp, geometryKey, OneDnnEngine } from "./onednn.ts";
+import { addBias } from "./elementwise.ts";
+import { readEnv } from "../env.ts";
 
 /** Which engine to use: "auto" picks oneDNN when it loads, WebAssembly otherwise. */
 export type CpuEngineRequest = "auto" | "onednn" | "wasm";
@@ -64,14 +66,6 @@ export interface ComputeKernels {
  */
 const NATIVE_MIN_ELEMENTS = 1 << 15;
 
-/** Adds `bias` (one value per trailing channel) to `out` in place. */
-function addBias(out: Float32Array, bias: Float32Array): void {
-  const c = bias.length;
-  for (let i = 0; i < out.length; i += c) {
-    for (let j = 0; j < c; j++) out[i + j] += bias[j];
-  }
-}
-
 /** The WebAssembly SIMD kernels of ops.ts on `rt`'s thread pool. */
 export function wasmKernels(rt: KernelRuntime): ComputeKernels {
   return {
@@ -107,7 +101,7 @@ export function oneDnnKernels(
       return slow();
     }
   };
-  const gk = (kind: string, g: ConvGeometry) => `${kind} ${JSON.stringify(g)}`;
+  const gk = (kind: string, g: ConvGeometry) => `${kind} ${geometryKey(g)}`;
   return {
     label: `${dnnl.label} x${threads} thread${
       threads === 1 ? "" : "s"
@@ -164,15 +158,6 @@ function isStridedPointwise(g: ConvGeometry): boolean {
   return g.filterHeight === 1 && g.filterWidth === 1 && (g.strideHeight > 1 || g.strideWidth > 1);
 }
 
-/** An environment variable, or undefined when unset or when env access is not permitted. */
-function envVar(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
 /** oneDNN opened, or why it cannot be used here: FFI support and permission, then the library. */
 function openOneDnn(threads: number): { reason: string } | { engine: OneDnnEngine } {
   if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
@@ -182,13 +167,13 @@ function openOneDnn(threads: number): { reason: string } | { engine: OneDnnEngin
     return { reason: "FFI is not permitted (run Deno with --allow-ffi)" };
   }
   // oneDNN's OpenMP runtime reads its thread count once, when it loads.
-  if (envVar("OMP_NUM_THREADS") === undefined) {
+  if (readEnv("OMP_NUM_THREADS") === undefined) {
     try {
       Deno.env.set("OMP_NUM_THREADS", String(threads));
     } catch { /* no env permission: OpenMP uses every core */ }
   }
   try {
-    return { engine: OneDnnEngine.open(envVar("TESKD_ONEDNN_LIB") || undefined) };
+    return { engine: OneDnnEngine.open(readEnv("TESKD_ONEDNN_LIB") || undefined) };
   } catch (e) {
     return { reason: (e as Error).message };
   }
@@ -197,6 +182,8 @@ function openOneDnn(threads: number): { reason: string } | { engine: OneDnnEngin
 /** The engine chosen by {@link chooseComputeKernels}, and why oneDNN was not, when it was not. */
 export interface ComputeChoice {
   kernels: ComputeKernels;
+  /** Which engine runs convolutions and matrix products. */
+  engine: "onednn" | "wasm";
   /** Set when oneDNN was considered and not used. */
   oneDnnUnavailable?: string;
 }
@@ -211,13 +198,15 @@ export function chooseComputeKernels(
   threads: number,
 ): ComputeChoice {
   const wasm = wasmKernels(rt);
-  if (request === "wasm") return { kernels: wasm };
+  if (request === "wasm") return { kernels: wasm, engine: "wasm" };
   const probe = openOneDnn(threads);
-  if ("engine" in probe) return { kernels: oneDnnKernels(probe.engine, wasm, threads) };
+  if ("engine" in probe) {
+    return { kernels: oneDnnKernels(probe.engine, wasm, threads), engine: "onednn" };
+  }
   if (request === "onednn") {
     throw new Error(`teskd-cpu: the oneDNN engine was requested but ${probe.reason}`);
   }
-  return { kernels: wasm, oneDnnUnavailable: probe.reason };
+  return { kernels: wasm, engine: "wasm", oneDnnUnavailable: probe.reason };
 }
 
 /** Parses `TESKD_CPU_ENGINE`-style input. */

@@ -14,6 +14,7 @@
  */
 import type { ConvGeometry } from "./ops.ts";
 import { allocOutput } from "./pool.ts";
+import { addBias } from "./elementwise.ts";
 import {
   check,
   dims,
@@ -390,7 +391,7 @@ export class OneDnnEngine {
   ): Float32Array {
     if (isPatchConv(g)) {
       const out = this.#patchConv(x, filter, g);
-      if (bias) { for (let i = 0; i < out.length; i++) out[i] += bias[i % bias.length]; }
+      if (bias) addBias(out, bias);
       return out;
     }
     const key = `fwd${bias ? "+b" : ""} ${geometryKey(g)}`;
@@ -698,7 +699,8 @@ function rowMajor(shape: readonly number[]): { d: number[]; s: number[] } {
   return { d: [...shape], s };
 }
 
-function geometryKey(g: ConvGeometry): string {
+/** A convolution's geometry as a cache key. */
+export function geometryKey(g: ConvGeometry): string {
   return [
     g.batchSize,
     g.inHeight,

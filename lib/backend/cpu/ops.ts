@@ -10,6 +10,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { D, KernelRuntime, KIND_COL2IM, KIND_GEMM } from "./runtime.ts";
 import { allocOutput } from "./pool.ts";
 
@@ -29,6 +30,31 @@ export interface ConvGeometry {
   dilationHeight: number;
   dilationWidth: number;
   padInfo: { top: number; left: number };
+}
+
+/**
+ * The geometry of an NHWC convolution of an input of `xShape` with an HWIO filter of `filterShape`
+ * (tfjs's `computeConv2DInfo`, channels last). `pad` is a tfjs padding: "same", "valid", a number
+ * or explicit per-side pairs.
+ */
+export function convGeometry(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  strides: readonly [number, number],
+  pad: unknown,
+  dilations: readonly [number, number] = [1, 1],
+  roundingMode?: "floor" | "round" | "ceil",
+): ConvGeometry {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides as [number, number],
+    dilations as [number, number],
+    pad as "same",
+    roundingMode,
+    false,
+    "channelsLast",
+  );
 }
 
 /** Rows of the micro-kernel tile (mirror of MR in asm/kernels.as). */
