@@ -13,7 +13,7 @@ import {
   type CompileResult,
   TypeCheckCancelled,
 } from "./types.ts";
-import { transpileCell } from "./transform.ts";
+import { cellOutput, cellTransformers, transpileCell, type TranspiledCell } from "./transform.ts";
 import { LineMap } from "./source_map.ts";
 import { codePointToIndex, indexToCodePoint, lineColumn } from "./positions.ts";
 import { isComplete, type IsCompleteResult } from "./is_complete.ts";
@@ -77,12 +77,9 @@ export class CellCompiler {
   compile(code: string, opts?: { typecheck?: boolean }): CompileResult {
     const id = ++this.#count;
     const mapStack = (stack: string) => this.mapStack(stack);
-    const out = transpileCell(code, this.#baseUrl, `teskd-cell-${id}.js`);
-    if (!out.js) {
-      const diagnostics = out.diagnostics.map((d) => toCellDiagnostic(code, d, "SyntaxError"));
-      return { ok: false, diagnostics, mapStack };
-    }
+    const sourceUrl = `teskd-cell-${id}.js`;
     const typecheck = (opts?.typecheck ?? this.#typecheck) && !NO_CHECK.test(code);
+    let out: TranspiledCell;
     if (typecheck) {
       let found: ts.Diagnostic[];
       try {
@@ -95,9 +92,28 @@ export class CellCompiler {
         toCellDiagnostic(code, d, d.code < 2000 ? "SyntaxError" : "TSError")
       );
       if (diagnostics.length > 0) return { ok: false, diagnostics, mapStack };
+      out = this.#emitChecked(sourceUrl);
+    } else {
+      out = transpileCell(code, this.#baseUrl, sourceUrl);
+    }
+    if (!out.js) {
+      const diagnostics = out.diagnostics.map((d) => toCellDiagnostic(code, d, "SyntaxError"));
+      return { ok: false, diagnostics, mapStack };
     }
     if (out.sourceMap) this.#maps.set(id, new LineMap(out.sourceMap));
     return { ok: true, js: out.js, diagnostics: [], declares: out.declares, mapStack };
+  }
+
+  /** The cell the type session just checked, emitted from the program that checked it. */
+  #emitChecked(sourceUrl: string): TranspiledCell {
+    const { transformers, declares } = cellTransformers(this.#baseUrl);
+    const emitted = this.#types().emit(transformers);
+    if (!emitted) throw new Error("TypeScript emitted no JavaScript for the cell");
+    return {
+      ...cellOutput(emitted.js, emitted.sourceMap, sourceUrl),
+      diagnostics: [],
+      declares: declares(),
+    };
   }
 
   /**

@@ -103,7 +103,15 @@ export class TypeSession {
       moduleDetection: ts.ModuleDetectionKind.Force,
       lib: ["lib.esnext.d.ts"],
       types: [],
-      noEmit: true,
+      // A checked cell is emitted from this program (see emit): noEmit stays off, and the next
+      // three options shape only that output. allowImportingTsExtensions then earns an options error
+      // (TS5096) that no file's diagnostics include; `.ts` specifiers are emitted as written,
+      // which Deno loads.
+      sourceMap: true,
+      removeComments: true,
+      useDefineForClassFields: true,
+      // A const enum of one cell is used by later cells, also by unchecked ones.
+      preserveConstEnums: true,
       allowImportingTsExtensions: true,
       resolveJsonModule: true,
       esModuleInterop: true,
@@ -130,13 +138,41 @@ export class TypeSession {
     this.#ls = ts.createLanguageService(this.#host(), ts.createDocumentRegistry());
   }
 
-  /** Errors of `code` checked as the next cell, in TypeScript's terms (positions in `code`). */
+  /**
+   * Errors of `code` checked as the next cell, in TypeScript's terms (positions in `code`): its
+   * syntax errors, or when it has none, its type errors.
+   */
   diagnostics(code: string): ts.Diagnostic[] {
     this.#setCurrent(code);
-    return [
-      ...this.#ls.getSyntacticDiagnostics(this.#current),
-      ...this.#ls.getSemanticDiagnostics(this.#current),
-    ].filter((d) => d.category === ts.DiagnosticCategory.Error);
+    const errors = (found: readonly ts.Diagnostic[]) =>
+      found.filter((d) => d.category === ts.DiagnosticCategory.Error);
+    const syntax = errors(this.#ls.getSyntacticDiagnostics(this.#current));
+    return syntax.length > 0 ? syntax : errors(this.#ls.getSemanticDiagnostics(this.#current));
+  }
+
+  /**
+   * JavaScript of the cell last given to {@linkcode diagnostics}, through `transformers`, from the
+   * program that checked it. The checker made for that check gives the emitter what it needs,
+   * where a separate `transpileModule` would build a checker of its own (most of its time).
+   * `undefined` when TypeScript skipped the file.
+   */
+  emit(transformers: ts.CustomTransformers): { js: string; sourceMap?: string } | undefined {
+    const program = this.#ls.getProgram();
+    const sf = program?.getSourceFile(this.#current);
+    if (!program || !sf) return undefined;
+    let js: string | undefined;
+    let sourceMap: string | undefined;
+    const result = program.emit(
+      sf,
+      (name, text) => {
+        if (name.endsWith(".map")) sourceMap = text;
+        else js = text;
+      },
+      undefined,
+      false,
+      transformers,
+    );
+    return result.emitSkipped || js === undefined ? undefined : { js, sourceMap };
   }
 
   /** Completions at UTF-16 offset `pos` of `code` checked as the next cell. */

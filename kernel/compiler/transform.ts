@@ -28,8 +28,33 @@ export interface TranspiledCell {
 const SCOPE = "globalThis";
 
 /**
- * Compiles one cell. `baseUrl` is the file URL relative specifiers resolve against (the notebook's
- * directory, with a trailing slash); `sourceUrl` names the code in stack traces.
+ * The transformers that turn a cell into runnable code, for TypeScript's emitter (`transpileModule`
+ * or a type-checking program's `emit`), and whether the cell declares anything (known once the
+ * emitter ran them).
+ *
+ * Imports become dynamic imports `before` TypeScript's own transforms: a program that type-checks
+ * the cell would otherwise drop the imports the cell itself does not use, which later cells use.
+ * Everything else happens `after`, on plain JavaScript.
+ */
+export function cellTransformers(
+  baseUrl: string,
+): { transformers: ts.CustomTransformers; declares(): boolean } {
+  let declares = false;
+  const before: ts.TransformerFactory<ts.SourceFile> = (ctx) => (sf) => {
+    // Reads the cell's own syntax tree (before TypeScript's transforms) instead of parsing it again.
+    declares = collectDeclarations(sf).length > 0 || sf.statements.some(ts.isModuleDeclaration);
+    return importsToDynamic(ctx.factory, sf, baseUrl);
+  };
+  return {
+    transformers: { before: [before], after: [cellTransformer(baseUrl)] },
+    declares: () => declares,
+  };
+}
+
+/**
+ * Compiles one cell without a type checker (each cell on its own, as `isolatedModules`). `baseUrl`
+ * is the file URL relative specifiers resolve against (the notebook's directory, with a trailing
+ * slash); `sourceUrl` names the code in stack traces.
  *
  * @example
  * ```ts
@@ -38,12 +63,7 @@ const SCOPE = "globalThis";
  * ```
  */
 export function transpileCell(code: string, baseUrl: string, sourceUrl: string): TranspiledCell {
-  let declares = false;
-  // Reads the cell's own syntax tree (before TypeScript's transforms) instead of parsing it again.
-  const inspect: ts.TransformerFactory<ts.SourceFile> = () => (sf) => {
-    declares = collectDeclarations(sf).length > 0 || sf.statements.some(ts.isModuleDeclaration);
-    return sf;
-  };
+  const { transformers, declares } = cellTransformers(baseUrl);
   const out = ts.transpileModule(code, {
     fileName: "cell.ts",
     reportDiagnostics: true,
@@ -54,19 +74,109 @@ export function transpileCell(code: string, baseUrl: string, sourceUrl: string):
       sourceMap: true,
       removeComments: true,
       useDefineForClassFields: true,
-      // Keep imports a cell does not use itself: later cells use them.
       verbatimModuleSyntax: true,
     },
-    transformers: { before: [inspect], after: [cellTransformer(baseUrl)] },
+    transformers,
   });
   const diagnostics = (out.diagnostics ?? []).filter((d) =>
     d.category === ts.DiagnosticCategory.Error
   );
-  if (diagnostics.length > 0) return { diagnostics, declares };
+  if (diagnostics.length > 0) return { diagnostics, declares: declares() };
+  return {
+    ...cellOutput(out.outputText, out.sourceMapText, sourceUrl),
+    diagnostics: [],
+    declares: declares(),
+  };
+}
+
+/** The emitter's output as runnable cell code: named `sourceUrl` in stack traces. */
+export function cellOutput(
+  js: string,
+  sourceMap: string | undefined,
+  sourceUrl: string,
+): { js: string; sourceMap?: string } {
   // The emitter appends a sourceMappingURL comment for a file that does not exist: drop it.
-  const js = out.outputText.replace(/\n?\/\/# sourceMappingURL=.*\s*$/, "") +
-    `\n//# sourceURL=${sourceUrl}`;
-  return { js, sourceMap: out.sourceMapText, diagnostics: [], declares };
+  return {
+    js: js.replace(/\n?\/\/# sourceMappingURL=.*\s*$/, "") + `\n//# sourceURL=${sourceUrl}`,
+    sourceMap,
+  };
+}
+
+/**
+ * `import d, { a, b as c } from "m"` becomes `const __teskdModule0 = await import("m")` and
+ * assignments of the bound names to `globalThis` (relative specifiers resolved against `baseUrl`).
+ * The new statements keep the import as their original node: the cell transformer hoists them.
+ */
+function importsToDynamic(f: ts.NodeFactory, sf: ts.SourceFile, baseUrl: string): ts.SourceFile {
+  if (!sf.statements.some(ts.isImportDeclaration)) return sf;
+  let count = 0;
+  const statements = sf.statements.flatMap((stmt): ts.Statement[] => {
+    if (!ts.isImportDeclaration(stmt)) return [stmt];
+    const clause = stmt.importClause;
+    if (clause?.isTypeOnly) return [];
+    const spec = resolveSpecifier((stmt.moduleSpecifier as ts.StringLiteral).text, baseUrl);
+    const args: ts.Expression[] = [f.createStringLiteral(spec)];
+    if (stmt.attributes) {
+      args.push(f.createObjectLiteralExpression([
+        f.createPropertyAssignment(
+          "with",
+          f.createObjectLiteralExpression(
+            stmt.attributes.elements.map((a) =>
+              f.createPropertyAssignment(
+                ts.isIdentifier(a.name) ? a.name.text : f.createStringLiteral(a.name.text),
+                a.value,
+              )
+            ),
+          ),
+        ),
+      ]));
+    }
+    const load = f.createAwaitExpression(
+      f.createCallExpression(
+        f.createToken(ts.SyntaxKind.ImportKeyword) as ts.Expression,
+        undefined,
+        args,
+      ),
+    );
+    const out: ts.Statement[] = [];
+    const scoped = (name: string) =>
+      f.createPropertyAccessExpression(f.createIdentifier(SCOPE), name);
+    const assign = (name: string, value: ts.Expression) =>
+      out.push(f.createExpressionStatement(f.createAssignment(scoped(name), value)));
+    if (!clause) {
+      out.push(f.createExpressionStatement(load));
+    } else {
+      const tmp = f.createIdentifier(`__teskdModule${count++}`);
+      out.push(f.createVariableStatement(
+        undefined,
+        f.createVariableDeclarationList(
+          [f.createVariableDeclaration(tmp, undefined, undefined, load)],
+          ts.NodeFlags.Const,
+        ),
+      ));
+      if (clause.name) assign(clause.name.text, f.createPropertyAccessExpression(tmp, "default"));
+      const bindings = clause.namedBindings;
+      if (bindings && ts.isNamespaceImport(bindings)) {
+        assign(bindings.name.text, tmp);
+      } else if (bindings) {
+        for (const el of bindings.elements) {
+          if (el.isTypeOnly) continue;
+          const imported = el.propertyName ?? el.name;
+          assign(
+            el.name.text,
+            f.createElementAccessExpression(tmp, f.createStringLiteral(imported.text)),
+          );
+        }
+      }
+    }
+    return out.map((s) => ts.setOriginalNode(ts.setTextRange(s, stmt), stmt));
+  });
+  return f.updateSourceFile(sf, statements);
+}
+
+/** Relative and absolute paths resolve from the notebook's directory; other specifiers stay. */
+function resolveSpecifier(spec: string, baseUrl: string): string {
+  return /^\.{1,2}\//.test(spec) || spec.startsWith("/") ? new URL(spec, baseUrl).href : spec;
 }
 
 function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> {
@@ -78,8 +188,6 @@ function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> 
       );
     const scoped = (name: string) =>
       f.createPropertyAccessExpression(f.createIdentifier(SCOPE), name);
-    const resolveSpecifier = (spec: string) =>
-      /^\.{1,2}\//.test(spec) || spec.startsWith("/") ? new URL(spec, baseUrl).href : spec;
 
     const guardBody = (body: ts.Statement): ts.Block =>
       ts.isBlock(body)
@@ -233,7 +341,7 @@ function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> 
       ) {
         const [first, ...rest] = n.arguments;
         return f.updateCallExpression(n, n.expression, n.typeArguments, [
-          f.createStringLiteral(resolveSpecifier((first as ts.StringLiteralLike).text)),
+          f.createStringLiteral(resolveSpecifier((first as ts.StringLiteralLike).text, baseUrl)),
           ...rest,
         ]);
       }
@@ -289,7 +397,6 @@ function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> 
     const statements = (ts.visitEachChild(sf, visit, ctx) as ts.SourceFile).statements;
     const hoisted: ts.Statement[] = [];
     const body: ts.Statement[] = [];
-    let importCount = 0;
     const withoutExport = (mods: readonly ts.ModifierLike[] | undefined) =>
       mods?.filter((m) =>
         m.kind !== ts.SyntaxKind.ExportKeyword && m.kind !== ts.SyntaxKind.DefaultKeyword
@@ -298,76 +405,14 @@ function cellTransformer(baseUrl: string): ts.TransformerFactory<ts.SourceFile> 
     // Whether the last statement pushed to `body` is a user expression statement (the cell's value).
     let lastIsValue = false;
     for (const stmt of statements) {
-      // Statements that only feed `hoisted` (imports, `export {}`) keep the previous value.
-      if (!ts.isImportDeclaration(stmt) && !ts.isExportDeclaration(stmt)) lastIsValue = false;
-      if (ts.isImportDeclaration(stmt)) {
-        const spec = resolveSpecifier((stmt.moduleSpecifier as ts.StringLiteral).text);
-        const args: ts.Expression[] = [f.createStringLiteral(spec)];
-        if (stmt.attributes) {
-          args.push(f.createObjectLiteralExpression([
-            f.createPropertyAssignment(
-              "with",
-              f.createObjectLiteralExpression(
-                stmt.attributes.elements.map((a) =>
-                  f.createPropertyAssignment(
-                    ts.isIdentifier(a.name) ? a.name.text : f.createStringLiteral(a.name.text),
-                    a.value,
-                  )
-                ),
-              ),
-            ),
-          ]));
-        }
-        const load = f.createAwaitExpression(
-          f.createCallExpression(
-            f.createToken(ts.SyntaxKind.ImportKeyword) as ts.Expression,
-            undefined,
-            args,
-          ),
-        );
-        const clause = stmt.importClause;
-        if (!clause) {
-          hoisted.push(ts.setTextRange(f.createExpressionStatement(load), stmt));
-          continue;
-        }
-        if (clause.isTypeOnly) continue;
-        const tmp = f.createIdentifier(`__teskdModule${importCount++}`);
-        hoisted.push(ts.setTextRange(
-          f.createVariableStatement(
-            undefined,
-            f.createVariableDeclarationList(
-              [f.createVariableDeclaration(tmp, undefined, undefined, load)],
-              ts.NodeFlags.Const,
-            ),
-          ),
-          stmt,
-        ));
-        if (clause.name) {
-          hoisted.push(
-            assign(
-              scoped(clause.name.text),
-              f.createPropertyAccessExpression(tmp, "default"),
-              stmt,
-            ),
-          );
-        }
-        const bindings = clause.namedBindings;
-        if (bindings && ts.isNamespaceImport(bindings)) {
-          hoisted.push(assign(scoped(bindings.name.text), tmp, stmt));
-        } else if (bindings) {
-          for (const el of bindings.elements) {
-            if (el.isTypeOnly) continue;
-            const imported = el.propertyName ?? el.name;
-            hoisted.push(assign(
-              scoped(el.name.text),
-              f.createElementAccessExpression(tmp, f.createStringLiteral(imported.text)),
-              stmt,
-            ));
-          }
-        }
-        continue;
+      // Imports (made dynamic before TypeScript's transforms) load before anything else runs.
+      if (ts.isImportDeclaration(ts.getOriginalNode(stmt))) {
+        hoisted.push(stmt);
+        continue; // and keep the previous value, like `export {}`
       }
-      if (ts.isExportDeclaration(stmt)) continue; // A cell exports nothing: `export {}` is noise.
+      // A cell exports nothing: `export {}` is noise (and keeps the previous value too).
+      if (ts.isExportDeclaration(stmt)) continue;
+      lastIsValue = false;
       if (ts.isExportAssignment(stmt)) {
         body.push(ts.setTextRange(f.createExpressionStatement(stmt.expression), stmt));
         lastIsValue = true;
