@@ -287,7 +287,10 @@ export class Kernel {
       console.error(`teskd kernel: unknown message type ${msg.header.msg_type} on ${channel}`);
       return;
     }
-    await this.#publish("status", { execution_state: "busy" }, msg);
+    // Not awaited: iopub's send queue keeps busy ahead of everything the handler publishes, and
+    // replies go out on other sockets, which are never ordered with iopub. Awaiting the send
+    // only held up the handler.
+    void this.#publish("status", { execution_state: "busy" }, msg);
     try {
       await handler(msg, channel);
     } catch (e) {

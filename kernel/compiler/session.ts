@@ -81,6 +81,10 @@ export class TypeSession {
   #nodeTypes = false;
 
   readonly #isCancelled: () => boolean;
+  /** `isCancelled` as the checker asks it, for calls on the program itself. */
+  readonly #cancellation: ts.CancellationToken;
+  /** The program of the last {@linkcode diagnostics} call: {@linkcode emit} emits from it. */
+  #checked: ts.Program | undefined;
 
   /**
    * Creates the session; `cwd` is the notebook's directory, where the virtual files live, and
@@ -89,6 +93,12 @@ export class TypeSession {
    */
   constructor(cwd: string, project: ProjectInfo, runtimeDts = "", isCancelled = () => false) {
     this.#isCancelled = isCancelled;
+    this.#cancellation = {
+      isCancellationRequested: isCancelled,
+      throwIfCancellationRequested: () => {
+        if (isCancelled()) throw new ts.OperationCanceledException();
+      },
+    };
     this.#runtimeDts = runtimeDts;
     this.#runtime = path.join(cwd, `${VIRTUAL_PREFIX}runtime.d.ts`);
     this.#project = project;
@@ -144,25 +154,32 @@ export class TypeSession {
    */
   diagnostics(code: string): ts.Diagnostic[] {
     this.#setCurrent(code);
+    // Asked of the program directly: each LanguageService call first compares the version of
+    // every file of the program (and the options), a good part of a small cell's time.
+    const program = this.#ls.getProgram();
+    const sf = program?.getSourceFile(this.#current);
+    if (!program || !sf) throw new Error("the type checker has no program for the cell");
+    this.#checked = program;
     const errors = (found: readonly ts.Diagnostic[]) =>
       found.filter((d) => d.category === ts.DiagnosticCategory.Error);
-    const syntax = errors(this.#ls.getSyntacticDiagnostics(this.#current));
-    return syntax.length > 0 ? syntax : errors(this.#ls.getSemanticDiagnostics(this.#current));
+    const syntax = errors(program.getSyntacticDiagnostics(sf, this.#cancellation));
+    return syntax.length > 0
+      ? syntax
+      : errors(program.getSemanticDiagnostics(sf, this.#cancellation));
   }
 
   /**
    * JavaScript of the cell last given to {@linkcode diagnostics}, through `transformers`, from the
-   * program that checked it. The checker made for that check gives the emitter what it needs,
-   * where a separate `transpileModule` would build a checker of its own (most of its time).
-   * `undefined` when TypeScript skipped the file.
+   * program that checked it. That program's checker gives the emitter what it needs, where a
+   * separate `transpileModule` would build a checker of its own (most of its time). `undefined`
+   * when no cell was checked yet or TypeScript skipped the file.
    */
   emit(transformers: ts.CustomTransformers): { js: string; sourceMap?: string } | undefined {
-    const program = this.#ls.getProgram();
-    const sf = program?.getSourceFile(this.#current);
-    if (!program || !sf) return undefined;
+    const sf = this.#checked?.getSourceFile(this.#current);
+    if (!this.#checked || !sf) return undefined;
     let js: string | undefined;
     let sourceMap: string | undefined;
-    const result = program.emit(
+    const result = this.#checked.emit(
       sf,
       (name, text) => {
         if (name.endsWith(".map")) sourceMap = text;
