@@ -114,12 +114,11 @@ export class TypeSession {
       lib: ["lib.esnext.d.ts"],
       types: [],
       // A checked cell is emitted from this program (see emit): noEmit stays off, and the next
-      // three options shape only that output. allowImportingTsExtensions then earns an options error
-      // (TS5096) that no file's diagnostics include; `.ts` specifiers are emitted as written,
-      // which Deno loads.
+      // two options shape only that output. allowImportingTsExtensions then earns an options
+      // error (TS5096) that no file's diagnostics include; `.ts` specifiers are emitted as
+      // written, which Deno loads.
       sourceMap: true,
       removeComments: true,
-      useDefineForClassFields: true,
       // A const enum of one cell is used by later cells, also by unchecked ones.
       preserveConstEnums: true,
       allowImportingTsExtensions: true,
