@@ -72,7 +72,7 @@ export async function benchKernel(): Promise<void> {
       teskd: [Deno.execPath(), "run", "--allow-all", MAIN, "{connection_file}"],
       reference: [Deno.execPath(), "jupyter", "--kernel", "--conn", "{connection_file}"],
       env: { TESKD_HISTORY_FILE: join(dir, "history.jsonl") },
-      starts: 3,
+      starts: 7,
       warmup: 5,
       trivial: 30,
       paused: 9,

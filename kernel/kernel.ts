@@ -84,6 +84,8 @@ export interface KernelOptions {
   history: History;
   /** Language version shown in kernel_info (TypeScript's). */
   languageVersion: string;
+  /** The sockets, when they are being bound already (kernel/main.ts binds first); else start binds. */
+  sockets?: Promise<KernelSockets>;
 }
 
 type Channel = "shell" | "control";
@@ -145,9 +147,12 @@ export class Kernel {
     };
   }
 
-  /** Binds the sockets, starts the worker and begins serving. */
+  /**
+   * Binds the sockets (unless `options.sockets` is binding them), begins serving, and resolves
+   * once the executor's worker is ready, or the kernel was shut down before that.
+   */
   async start(): Promise<void> {
-    this.#sockets = await bindSockets(this.info);
+    this.#sockets = await (this.options.sockets ?? bindSockets(this.info));
     // Sends on polled sockets may swallow their readiness signal: the poller re-checks after each.
     const kick = () => this.#poller.kick();
     this.#out = {
@@ -157,7 +162,6 @@ export class Kernel {
       iopub: new QueuedSocket(this.#sockets.iopub),
     };
     this.#publish("status", { execution_state: "starting" }, null);
-    await this.#executor.start();
     if (this.#poller.mechanism === "timer") {
       console.error(
         "teskd kernel: no poll(2) through FFI (TESKD_KERNEL_POLL=timer, or no ffi permission or " +
@@ -170,7 +174,11 @@ export class Kernel {
     this.#poller.add(this.#sockets.shell, (f) => this.#receive(f, "shell"));
     this.#poller.add(this.#sockets.stdin, (f) => this.#receiveStdin(f));
     this.#shellLoop();
-    this.#publish("status", { execution_state: "idle" }, null);
+    // Requests are served while the executor's worker loads: only running code waits for it
+    // (Executor.run awaits its start), so kernel_info and the like answer at once. A shutdown
+    // meanwhile ends the wait.
+    await Promise.race([this.#executor.start(), this.closed]);
+    if (!this.#closing) this.#publish("status", { execution_state: "idle" }, null);
   }
 
   /** Interrupts the running cell (SIGINT and interrupt_request both come here). */

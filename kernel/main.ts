@@ -12,6 +12,7 @@ import { CompilerHost } from "./compiler_host.ts";
 import { readConnectionFile } from "./connection.ts";
 import { defaultHistoryFile, History } from "./history.ts";
 import { Kernel } from "./kernel.ts";
+import { bindSockets } from "./sockets.ts";
 
 /**
  * TypeScript's version, for kernel_info: the exact pin in package.json (read here so the main
@@ -49,6 +50,10 @@ export function parseArgs(
 async function main(): Promise<void> {
   const { connectionFile, typecheck, configPath } = parseArgs(Deno.args, (n) => Deno.env.get(n));
   const info = await readConnectionFile(connectionFile);
+  // Bound before the workers start: the client connects from the moment it launched the kernel
+  // and, refused, tries again only every 100–200 ms (ZeroMQ's reconnect interval plus jitter).
+  const sockets = bindSockets(info);
+  sockets.catch(() => {}); // a failure surfaces from kernel.start()
   const history = await History.open(defaultHistoryFile());
   // The compiler (TypeScript) loads in its own worker while the sockets bind.
   const compiler = new CompilerHost({ cwd: Deno.cwd(), typecheck, configPath });
@@ -60,6 +65,7 @@ async function main(): Promise<void> {
     typecheck,
     history,
     languageVersion: TYPESCRIPT_VERSION,
+    sockets,
   });
   await kernel.start();
   Deno.addSignalListener("SIGINT", () => kernel.interrupt());

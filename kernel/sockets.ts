@@ -56,24 +56,34 @@ export async function bindSockets(info: ConnectionInfo): Promise<KernelSockets> 
   const stdin = new zmq.Router(opts);
   const iopub = new zmq.Publisher({ linger: 1000 });
   const heartbeat = new zmq.Router(opts);
-  await shell.bind(endpoint(info, "shell_port"));
-  await control.bind(endpoint(info, "control_port"));
-  await stdin.bind(endpoint(info, "stdin_port"));
-  await iopub.bind(endpoint(info, "iopub_port"));
-  await heartbeat.bind(endpoint(info, "hb_port"));
+  const all = [shell, control, stdin, iopub, heartbeat];
+  const close = () => {
+    for (const s of all) {
+      try {
+        s.close();
+      } catch { /* already closed */ }
+    }
+  };
+  // All at once (each bind completes off this thread); if one fails, none stays bound.
+  const binds = await Promise.allSettled([
+    shell.bind(endpoint(info, "shell_port")),
+    control.bind(endpoint(info, "control_port")),
+    stdin.bind(endpoint(info, "stdin_port")),
+    iopub.bind(endpoint(info, "iopub_port")),
+    heartbeat.bind(endpoint(info, "hb_port")),
+  ]);
+  const failed = binds.find((b) => b.status === "rejected");
+  if (failed) {
+    close();
+    throw failed.reason;
+  }
   return {
     shell,
     control,
     stdin,
     iopub,
     heartbeat,
-    close() {
-      for (const s of [shell, control, stdin, iopub, heartbeat]) {
-        try {
-          s.close();
-        } catch { /* already closed */ }
-      }
-    },
+    close,
   };
 }
 
