@@ -24,7 +24,7 @@ TIMEOUT = 30
 class Kernel:
     """A kernel process plus a connected BlockingKernelClient."""
 
-    def __init__(self, tmp, name, extra_env=None, transport="tcp"):
+    def __init__(self, tmp, name, extra_env=None, transport="tcp", settle=True):
         ip = "127.0.0.1" if transport == "tcp" else os.path.join(tmp, name + "-ipc")
         self.conn_file = os.path.join(tmp, name + "-connection.json")
         write_connection_file(self.conn_file, ip=ip, transport=transport,
@@ -52,12 +52,13 @@ class Kernel:
             except Exception:
                 if time.time() > deadline:
                     raise
-        time.sleep(0.3)
-        while True:
-            try:
-                self.kc.get_iopub_msg(timeout=0.2)
-            except Exception:
-                break
+        if settle:
+            time.sleep(0.3)
+            while True:
+                try:
+                    self.kc.get_iopub_msg(timeout=0.2)
+                except Exception:
+                    break
         self.ready_s = time.time() - self.started
 
     def wait_heartbeat(self, timeout=60):
@@ -472,6 +473,21 @@ def s_shutdown(k):
     return {"reply": r, "exit": code}
 
 
+def s_shutdown_at_start(k):
+    """A shutdown_request as soon as kernel_info is answered: often before the kernel's executor
+    worker has started (the kernel serves requests while it loads)."""
+    early = Kernel(os.path.dirname(k.conn_file), "early", settle=False)
+    try:
+        r = control_request(early.kc, "shutdown_request", {"restart": False})["content"]
+        try:
+            code = early.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        return {"reply": r, "exit": code, "ready_s": early.ready_s}
+    finally:
+        early.close()
+
+
 def s_restart(k):
     kc = k.kc
     hist = shell_reply(kc, kc.history(hist_access_type="search", pattern="*persist-marker*"))["content"]
@@ -488,7 +504,7 @@ GROUPS = {
               s_display, s_comms, s_stdin, s_history],
     "wire": [s_wire],
     "interrupt": [s_typecheck_busy, s_interrupt],
-    "lifecycle": [s_shutdown, "NEWKERNEL", s_restart],
+    "lifecycle": [s_shutdown_at_start, s_shutdown, "NEWKERNEL", s_restart],
 }
 
 

@@ -269,6 +269,9 @@ Deno.test("kernel: interrupts by message and SIGINT, awaiting and busy cells", a
 
 Deno.test("kernel: shutdown and restart exit cleanly; history persists", async () => {
   const r = await group("lifecycle");
+  const early = r.shutdown_at_start as { reply: Json; exit: number };
+  assert.deepEqual(early.reply, { status: "ok", restart: false }, JSON.stringify(early));
+  assert.equal(early.exit, 0, JSON.stringify(early));
   const shutdown = r.shutdown as { reply: Json; exit: number };
   assert.deepEqual(shutdown.reply, { status: "ok", restart: false });
   assert.equal(shutdown.exit, 0);

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 import { FdWaiter } from "../../kernel/fd_wait.ts";
-import { SocketPoller } from "../../kernel/sockets.ts";
+import { bindSockets, SocketPoller } from "../../kernel/sockets.ts";
+import type { ConnectionInfo } from "../../kernel/connection.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -251,5 +252,50 @@ Deno.test("FdWaiter: TESKD_KERNEL_POLL=timer rules it out; SocketPoller falls ba
   } finally {
     if (saved === undefined) Deno.env.delete("TESKD_KERNEL_POLL");
     else Deno.env.set("TESKD_KERNEL_POLL", saved);
+  }
+});
+
+/** Ports that were free a moment ago (bound to port 0, then released). */
+async function freePorts(n: number): Promise<number[]> {
+  const sockets = Array.from({ length: n }, () => new zmq.Router({ linger: 0 }));
+  await Promise.all(sockets.map((s) => s.bind("tcp://127.0.0.1:*")));
+  const ports = sockets.map((s) => Number(s.lastEndpoint!.split(":").pop()));
+  for (const s of sockets) s.close();
+  return ports;
+}
+
+Deno.test("bindSockets: one port taken fails the bind and leaves the other four free", async () => {
+  const taken = new zmq.Router({ linger: 0 });
+  await taken.bind("tcp://127.0.0.1:*");
+  const [shell, control, stdin, iopub, hb] = await freePorts(5);
+  const info = (hbPort: number): ConnectionInfo => ({
+    transport: "tcp",
+    ip: "127.0.0.1",
+    key: "",
+    signature_scheme: "hmac-sha256",
+    shell_port: shell,
+    control_port: control,
+    stdin_port: stdin,
+    iopub_port: iopub,
+    hb_port: hbPort,
+  });
+  try {
+    const takenPort = Number(taken.lastEndpoint!.split(":").pop());
+    await assert.rejects(bindSockets(info(takenPort)), /in use/i);
+    // The four that did bind were closed again: a second kernel gets them. ZeroMQ closes
+    // sockets on its own thread, so the ports take a moment (milliseconds) to come free; a
+    // socket left open would hold its port until the garbage collector got to it (about 1 s).
+    const deadline = Date.now() + 500;
+    for (;;) {
+      try {
+        (await bindSockets(info(hb))).close();
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await sleep(20);
+      }
+    }
+  } finally {
+    taken.close();
   }
 });
