@@ -43,7 +43,7 @@ Deno.test("teskd-cpu: plain-SIMD kernels on one thread match a float64 reference
     const a = Float32Array.from({ length: m * k }, rnd);
     const b = Float32Array.from({ length: k * n }, rnd);
     for (const [ta, tb] of [[false, false], [true, true]]) {
-      const c = matmul(rt, a, b, 1, m, n, k, ta, tb);
+      const c = matmul(rt, a, b, { batch: 1, m, n, k, transA: ta, transB: tb });
       for (let i = 0; i < m; i++) {
         for (let j = 0; j < n; j++) {
           let s = 0;

@@ -105,7 +105,7 @@ Deno.test("runtime: resident outputs are computed in place and read as inputs wi
     const a = seq(m * k, 1);
     const b = seq(k * n, 2);
     const before = { ...rt.copies };
-    const c = matmul(rt, a, b, 1, m, n, k, false, false);
+    const c = matmul(rt, a, b, { batch: 1, m, n, k, transA: false, transB: false });
     assert.notEqual(rt.offsetOf(c), null, "the output lives in kernel memory");
     assert.equal(rt.copies.bytesIn - before.bytesIn, a.byteLength + b.byteLength);
     assert.equal(rt.copies.bytesOut, before.bytesOut, "nothing copied out");
@@ -113,7 +113,7 @@ Deno.test("runtime: resident outputs are computed in place and read as inputs wi
     // c (64×96) as the left operand: read in place.
     const d = seq(n * 32, 3);
     const mid = rt.copies.bytesIn;
-    const e = matmul(rt, c, d, 1, m, 32, n, false, false);
+    const e = matmul(rt, c, d, { batch: 1, m, n: 32, k: n, transA: false, transB: false });
     assert.equal(rt.copies.bytesIn - mid, d.byteLength, "only the ordinary operand was copied");
     close(e, naiveMatmul(c, d, m, 32, n));
     rt.releaseResident(c);

@@ -83,16 +83,14 @@ Deno.test("oneDNN convolutions and matmul match tfjs's cpu kernels at ResNet-18/
   }
   const a = tf.randomNormal([32, 512]);
   const w = tf.randomNormal([512, 100]);
-  const mm = e.matmul(
-    a.dataSync() as Float32Array,
-    w.dataSync() as Float32Array,
-    1,
-    32,
-    100,
-    512,
-    false,
-    false,
-  );
+  const mm = e.matmul(a.dataSync() as Float32Array, w.dataSync() as Float32Array, {
+    batch: 1,
+    m: 32,
+    n: 100,
+    k: 512,
+    transA: false,
+    transB: false,
+  });
   assert.ok(relErr(mm, tf.matMul(a, w).dataSync() as Float32Array) <= 1e-5, "classifier matmul");
   // No primitive fell back to oneDNN's slow reference implementations.
   for (const [key, impl] of e.implementations()) assert.doesNotMatch(impl, /^ref/, key);

@@ -196,7 +196,8 @@ function fastKernels(k: ComputeKernels): tf.KernelConfig[] {
       if (batchA !== batchB && Math.min(batchA, batchB) !== 1) return null;
       if (batchA === batchB && ra !== rb) return null;
       const batch = Math.max(batchA, batchB);
-      const out = k.matmul(values(b, a), values(b, bb), batch, m, n, kk, ta, tb);
+      const shape = { batch, m, n, k: kk, transA: ta, transB: tb };
+      const out = k.matmul(values(b, a), values(b, bb), shape);
       return b.makeTensorInfo([...lead, m, n], "float32", out);
     }),
   ];

@@ -12,6 +12,7 @@ import {
   conv2dBackpropInput,
   type ConvGeometry,
   matmul,
+  type MatmulShape,
 } from "./ops.ts";
 import { type DnnlBinaryOp, geometryKey, OneDnnEngine } from "./onednn.ts";
 import { addBias } from "./elementwise.ts";
@@ -27,16 +28,7 @@ export interface ComputeKernels {
   conv2d(x: Float32Array, filter: Float32Array, g: ConvGeometry, bias?: Float32Array): Float32Array;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, g: ConvGeometry): Float32Array;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, g: ConvGeometry): Float32Array;
-  matmul(
-    a: Float32Array,
-    b: Float32Array,
-    batch: number,
-    m: number,
-    n: number,
-    k: number,
-    transA: boolean,
-    transB: boolean,
-  ): Float32Array;
+  matmul(a: Float32Array, b: Float32Array, shape: MatmulShape): Float32Array;
   /**
    * `a op b` with numpy broadcasting, or null to leave it to the TypeScript kernels (small
    * tensors, shapes the engine does not take). Absent when the engine has no such kernels.
@@ -77,7 +69,7 @@ export function wasmKernels(rt: KernelRuntime): ComputeKernels {
     },
     conv2dBackpropInput: (dy, filter, g) => conv2dBackpropInput(rt, dy, filter, g),
     conv2dBackpropFilter: (x, dy, g) => conv2dBackpropFilter(rt, x, dy, g),
-    matmul: (a, b, batch, m, n, k, ta, tb) => matmul(rt, a, b, batch, m, n, k, ta, tb),
+    matmul: (a, b, shape) => matmul(rt, a, b, shape),
   };
 }
 
@@ -126,11 +118,11 @@ export function oneDnnKernels(
         () => dnnl.conv2dBackpropFilter(x, dy, g),
         () => fallback.conv2dBackpropFilter(x, dy, g),
       ),
-    matmul: (a, b, batch, m, n, k, ta, tb) =>
+    matmul: (a, b, s) =>
       attempt(
-        `mm ${a.length} ${b.length} ${batch} ${m} ${n} ${k} ${ta} ${tb}`,
-        () => dnnl.matmul(a, b, batch, m, n, k, ta, tb),
-        () => fallback.matmul(a, b, batch, m, n, k, ta, tb),
+        `mm ${a.length} ${b.length} ${s.batch} ${s.m} ${s.n} ${s.k} ${s.transA} ${s.transB}`,
+        () => dnnl.matmul(a, b, s),
+        () => fallback.matmul(a, b, s),
       ),
     binary(op, a, aShape, b, bShape) {
       if (Math.max(a.length, b.length) < NATIVE_MIN_ELEMENTS) return null;

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { ConvGeometry } from "./ops.ts";
+import type { ConvGeometry, MatmulShape } from "./ops.ts";
 import { allocOutput } from "./pool.ts";
 import { addBias } from "./elementwise.ts";
 import {
@@ -554,34 +554,18 @@ export class OneDnnEngine {
     return out;
   }
 
-  /**
-   * C[i] = op(A[i]) · op(B[i]) for `batch` row-major matrices (A M×K, or K×M when `transA`; B K×N,
-   * or N×K when `transB`); an operand holding a single matrix is broadcast over the batch.
-   */
-  matmul(
-    a: Float32Array,
-    b: Float32Array,
-    batch: number,
-    m: number,
-    n: number,
-    k: number,
-    transA: boolean,
-    transB: boolean,
-  ): Float32Array {
-    return this.#matmulInto(allocOutput(batch * m * n), a, b, batch, m, n, k, transA, transB);
+  /** The batched matrix product of `shape` (see {@linkcode MatmulShape}). */
+  matmul(a: Float32Array, b: Float32Array, shape: MatmulShape): Float32Array {
+    return this.#matmulInto(allocOutput(shape.batch * shape.m * shape.n), a, b, shape);
   }
 
   #matmulInto(
     out: Float32Array,
     a: Float32Array,
     b: Float32Array,
-    batch: number,
-    m: number,
-    n: number,
-    k: number,
-    transA: boolean,
-    transB: boolean,
+    shape: MatmulShape,
   ): Float32Array {
+    const { batch, m, n, k, transA, transB } = shape;
     const batchA = a.length === m * k ? 1 : batch;
     const batchB = b.length === k * n ? 1 : batch;
     const key = `matmul ${batchA}x${batchB} ${m} ${n} ${k} ${transA} ${transB}`;
@@ -654,14 +638,16 @@ export class OneDnnEngine {
   #patchConv(x: Float32Array, filter: Float32Array, g: ConvGeometry): Float32Array {
     const { p, m, k } = this.#patchMatrix(x, g);
     const c = g.outChannels;
-    return this.#matmulInto(allocOutput(m * c), p, filter, 1, m, c, k, false, false);
+    const shape = { batch: 1, m, n: c, k, transA: false, transB: false };
+    return this.#matmulInto(allocOutput(m * c), p, filter, shape);
   }
 
   /** Filter gradient of a patch convolution: patchesᵀ · dy. */
   #patchFilterGrad(x: Float32Array, dy: Float32Array, g: ConvGeometry): Float32Array {
     const { p, m, k } = this.#patchMatrix(x, g);
     const c = g.outChannels;
-    return this.#matmulInto(allocOutput(k * c), p, dy, 1, k, c, m, true, false);
+    const shape = { batch: 1, m: k, n: c, k: m, transA: true, transB: false };
+    return this.#matmulInto(allocOutput(k * c), p, dy, shape);
   }
 
   /** Input gradient of a patch convolution: dy · filterᵀ, scattered back to the image. */
@@ -669,7 +655,8 @@ export class OneDnnEngine {
     const m = g.batchSize * g.outHeight * g.outWidth;
     const k = g.filterHeight * g.filterWidth * g.inChannels;
     const c = g.outChannels;
-    const dp = this.#matmulInto(this.#scratchOf(m * k), dy, filter, 1, m, k, c, false, true);
+    const shape = { batch: 1, m, n: k, k: c, transA: false, transB: true };
+    const dp = this.#matmulInto(this.#scratchOf(m * k), dy, filter, shape);
     const dx = allocOutput(g.batchSize * g.inHeight * g.inWidth * g.inChannels);
     this.#patches(dp, dx, g, false);
     return dx;

@@ -98,25 +98,34 @@ function isPointwise(g: ConvGeometry): boolean {
 }
 
 /**
- * C[i] = op(A[i]) · op(B[i]) for `batch` row-major matrices: A is M×K (K×M when `transA`), B is
- * K×N (N×K when `transB`); an operand whose batch is 1 is broadcast over all of them.
+ * The shape of a batched matrix product C[i] = op(A[i]) · op(B[i]) over `batch` row-major
+ * matrices: A is M×K (K×M when `transA`), B is K×N (N×K when `transB`), C is M×N. An operand
+ * holding a single matrix is broadcast over the batch.
+ */
+export interface MatmulShape {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+/**
+ * The batched matrix product of `shape` (see {@linkcode MatmulShape}).
  *
  * @example
  * ```ts
- * const c = matmul(rt, a, b, 1, 2, 3, 4, false, false); // (2×4)·(4×3)
+ * const c = matmul(rt, a, b, { batch: 1, m: 2, n: 3, k: 4, transA: false, transB: false });
  * ```
  */
 export function matmul(
   rt: KernelRuntime,
   a: Float32Array,
   b: Float32Array,
-  batch: number,
-  m: number,
-  n: number,
-  k: number,
-  transA: boolean,
-  transB: boolean,
+  shape: MatmulShape,
 ): Float32Array {
+  const { batch, m, n, k, transA, transB } = shape;
   rt.reset();
   const pa = rt.put(a);
   const pb = rt.put(b);
