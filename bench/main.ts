@@ -21,6 +21,10 @@ const BENCHMARKS: Record<string, { about: string; run: (args: string[]) => Promi
       "webgpu baseline + full TESKD ms/step, img/s and a step profile vs PyTorch CUDA fp32/AMP",
     run: async (args) => (await import("./gpu.ts")).benchGpu(args),
   },
+  kd: {
+    about: "ResNet-32x4 → ResNet-8x4 training step of each KD method vs PyTorch, teacher share",
+    run: async (args) => (await import("./kd.ts")).benchKd(args),
+  },
   data: {
     about: "CIFAR augmentation images/s on all cores, data wait fraction during training",
     run: async (args) => (await import("./data.ts")).benchData(args),

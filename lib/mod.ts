@@ -1,17 +1,33 @@
 /**
- * teskd: Teacher Evolution via Self-Knowledge Distillation for TensorFlow.js on Deno.
+ * teskd: knowledge distillation for TensorFlow.js on Deno — TESKD ("Teacher Evolution via
+ * Self-Knowledge Distillation") and the teacher→student methods it is compared with, on one
+ * framework, with the CIFAR model zoo, pretrained PyTorch teachers, training, and analysis.
  *
- * Notebooks import everything from here:
+ * This is the public API notebooks import; internals (kernels, file-format plumbing, parity
+ * internals) stay in their modules.
  *
  * @example
  * ```ts
- * import { createTeskd, initBackend } from "teskd";
+ * import { createExperiment, initBackend, loadTeacher, Trainer } from "teskd";
  * await initBackend();
+ * const teacher = await loadTeacher("resnet32x4", "resnet32x4_best.pth");
+ * const run = await createExperiment({ method: "kd", student: "resnet8x4", teacher });
+ * await new Trainer(run.trainerOptions()).fit();
  * ```
  *
  * @module
  */
-export * from "./backend/mod.ts";
+
+// Engines.
+export {
+  type BackendInfo,
+  backendInfo,
+  type BackendName,
+  type BackendRequest,
+  BackendUnavailableError,
+  initBackend,
+  type InitBackendOptions,
+} from "./backend/mod.ts";
 export { type FastCpuBackendInfo, registerFastCpuBackend } from "./backend/cpu/mod.ts";
 export {
   formatStepProfile,
@@ -21,10 +37,46 @@ export {
   type ProfileStepOptions,
   type StepProfile,
 } from "./backend/profile.ts";
+
+// Layers and modules (PyTorch semantics, official state_dict names).
 export * from "./nn/mod.ts";
+
+// Networks: the zoo behind one feature contract, TESKD's students.
 export * from "./models/mod.ts";
+
+// Distillation methods.
+export * from "./distill/mod.ts";
+
+// Loss terms.
 export * from "./losses/mod.ts";
-export * from "./train/mod.ts";
+export { distillKL, mse, toolboxLoss, type ToolboxWeights } from "./losses/kd.ts";
+
+// Training: config, runs, trainer, optimizer, schedules, checkpoints.
+export * from "./train/config.ts";
+export * from "./train/experiment.ts";
+export * from "./train/trainer.ts";
+export { type Accuracy, accuracy } from "./train/evaluate.ts";
+export * from "./train/sgd.ts";
+export * from "./train/schedule.ts";
+export {
+  type CheckpointInfo,
+  exportDeployed,
+  loadCheckpoint,
+  type LoadCheckpointOptions,
+  readCheckpointInfo,
+  saveCheckpoint,
+  type SaveCheckpointOptions,
+} from "./train/checkpoint.ts";
+export { loadStateDictFile, loadTorchStateDict, readTorchFile } from "./train/torch_pth.ts";
+export { parseSafetensors, serializeSafetensorsToBytes } from "./train/safetensors.ts";
+export { type RunOptions, runTraining, summarize, type TrainResults } from "./train/cli.ts";
+
+// Data.
 export * from "./data/mod.ts";
-export * as parity from "./parity/mod.ts";
+
+// Analysis: tables, figures, diagrams, progress views, ablations, paper tables.
 export * from "./analysis/mod.ts";
+export { JUPYTER_DISPLAY } from "./jupyter.ts";
+
+// Parity with the official code.
+export * as parity from "./parity/mod.ts";

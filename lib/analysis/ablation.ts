@@ -1,20 +1,24 @@
 /**
- * Ablations: a grid of training runs over any {@link TrainConfig} fields (loss weights, temperature,
- * student levels, fusion, KD detach, width, seed, …), run one after another in this process or in
- * parallel CLI processes, persisted as ordinary CLI run folders (`<dir>/<run-id>/config.json`,
- * `history.json`, `results.json`, checkpoints) and resumable: finished runs are skipped, interrupted
- * ones continue from their last checkpoint. Results come back as an Arquero table, with helpers for
- * mean ± std over seeds, pivots and standard plots.
+ * Ablations: a grid of training runs over any {@link TrainConfig} field, named by its dotted path
+ * ("method.kd", "method.levels", "method.fusion", "model.widthMultiplier", "schedule.epochs",
+ * "seed", …), for any method. The factor "method" takes whole method configs or names (`["kd", {
+ * name: "simkd", factor: 4 }]`), so the method itself can be varied; "method.<field>" sets one field
+ * of the base's method (or of the "method" factor's). Runs go one after another in this process or
+ * in parallel CLI processes, persist as ordinary CLI run folders (`<dir>/<run-id>/config.json`,
+ * `history.json`, `results.json`, checkpoints) and resume: finished runs are skipped, interrupted
+ * ones continue from their last checkpoint. Results come back as an Arquero table whose metrics are
+ * those of each run's deployed network (whatever the method deploys), with helpers for mean ± std
+ * over seeds, pivots and standard plots.
  *
  * @example
  * ```ts
  * const t = await runAblation({
- *   base: { dataset: "synthetic", epochs: 5, widthMultiplier: 0.125 },
- *   factors: { kd: [0, 0.8], seed: [1, 2, 3] },
+ *   base: { data: { dataset: "synthetic" }, schedule: { epochs: 5 }, model: { widthMultiplier: 0.125 } },
+ *   factors: { "method.kd": [0, 0.8], seed: [1, 2, 3] },
  *   dir: "runs/kd-ablation",
  * });
- * meanStd(t, "kd", "final_teacher_top1");
- * barByFactor(t, "kd");
+ * meanStd(t, "method.kd", "final_top1");
+ * barByFactor(t, "method.kd");
  * ```
  *
  * @module
@@ -23,8 +27,8 @@ import * as aq from "arquero";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../train/atomic.ts";
-import { runTraining, type TrainResults } from "../train/cli.ts";
-import { resolveTrainConfig, type TrainConfig } from "../train/config.ts";
+import { runTraining, summarize, type TrainResults } from "../train/cli.ts";
+import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from "../train/config.ts";
 import type { EpochRecord } from "../train/trainer.ts";
 import { exists } from "../io/exists.ts";
 import { type ArqueroTable, displayable } from "./table.ts";
@@ -53,9 +57,16 @@ export interface AblationRunEvent {
 
 /** Options of {@link runAblation}. */
 export interface AblationOptions {
-  /** Fields shared by every run (the defaults are the official recipe). `outDir` is set per run. */
-  base?: Partial<TrainConfig>;
-  /** Field → values to try; the grid is their cartesian product (the last factor varies fastest). */
+  /**
+   * What every run shares: any part of a config (the defaults are the method's recipe). `outDir` is
+   * set per run.
+   */
+  base?: TrainConfigInput;
+  /**
+   * Dotted path of a TrainConfig field → values to try ("method.kd", "schedule.epochs", "seed"; the
+   * whole "method" as names or configs); the grid is their cartesian product (the last factor varies
+   * fastest).
+   */
   factors: Record<string, unknown[]>;
   /** Folder of the grid: `ablation.json` plus one sub-folder per run. */
   dir: string;
@@ -94,10 +105,18 @@ function hash8(s: string): string {
   return h.toString(16).padStart(8, "0");
 }
 
-/** A factor value as a short label: arrays joined with "+", objects as JSON. */
+/**
+ * A factor value as a short label: arrays joined with "+", a method config as its name with its
+ * fields (`simkd(factor=4)`; a bare `{ name }` as the name), other objects as JSON.
+ */
 export function factorLabel(v: unknown): string {
   if (Array.isArray(v)) return v.map(factorLabel).join("+");
-  if (v !== null && typeof v === "object") return JSON.stringify(v);
+  if (v !== null && typeof v === "object") {
+    const { name, ...fields } = v as Record<string, unknown>;
+    if (typeof name !== "string") return JSON.stringify(v);
+    const rest = Object.entries(fields).map(([k, x]) => `${k}=${factorLabel(x)}`);
+    return rest.length > 0 ? `${name}(${rest.join(",")})` : name;
+  }
   return String(v);
 }
 
@@ -109,8 +128,13 @@ function factorCell(v: unknown): string | number | boolean | null {
 }
 
 /**
- * The id of a run from its factor values: `name=value_…` made file-name safe (at most 60
+ * The id of a run from its factor values: `path=value_…` made file-name safe (at most 60
  * characters) plus "-" and a hash of the exact values, so equal values always give the same folder.
+ *
+ * @example
+ * ```ts
+ * runId({ "method.kd": 0.8, seed: 1 }); // "method.kd=0.8_seed=1-" + 8 hex digits
+ * ```
  */
 export function runId(factors: Record<string, unknown>): string {
   const names = Object.keys(factors);
@@ -120,11 +144,72 @@ export function runId(factors: Record<string, unknown>): string {
   return `${slug || "run"}-${hash8(canonical)}`;
 }
 
+/** A factor path's field names, checked: dotted identifiers. */
+function pathKeys(path: string): string[] {
+  const keys = path.split(".");
+  if (!keys.every((k) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && k !== "__proto__")) {
+    throw new Error(
+      `runAblation: factor "${path}" is not a dotted path of TrainConfig fields (e.g. "method.kd")`,
+    );
+  }
+  return keys;
+}
+
+/** The dotted paths of a resolved config whose last field is `name` (for "did you mean"). */
+function pathsNamed(cfg: unknown, name: string, prefix = ""): string[] {
+  if (typeof cfg !== "object" || cfg === null || Array.isArray(cfg)) return [];
+  return Object.entries(cfg).flatMap(([k, v]) => [
+    ...(k === name && prefix !== "" ? [prefix + k] : []),
+    ...pathsNamed(v, name, `${prefix}${k}.`),
+  ]);
+}
+
+/**
+ * `base` with the factor values of one grid point set at their dotted paths. A "method" factor
+ * replaces the base's method first (a name or a config); "method.<field>" factors then set fields of
+ * the method (a method given by name becomes `{ name }` plus the field).
+ *
+ * @example
+ * ```ts
+ * withFactors({ method: "teskd" }, { "method.kd": 0 });        // { method: { name: "teskd", kd: 0 } }
+ * withFactors({}, { method: { name: "kd" }, "schedule.epochs": 3 });
+ * ```
+ */
+export function withFactors(
+  base: TrainConfigInput,
+  factors: Record<string, unknown>,
+): TrainConfigInput {
+  const out = structuredClone(base) as Record<string, unknown>;
+  const paths = Object.keys(factors).map((p) => ({ p, keys: pathKeys(p) }));
+  // whole groups first, so that "method.<field>" sets a field of the "method" factor's method
+  paths.sort((a, b) => a.keys.length - b.keys.length);
+  for (const { p, keys } of paths) {
+    let node = out;
+    for (const [i, k] of keys.slice(0, -1).entries()) {
+      let next = node[k];
+      if (next === undefined) {
+        // the method a config gets when it names none
+        next = k === "method" && i === 0 ? { name: resolveTrainConfig({}).method.name } : {};
+      } else if (typeof next === "string" && k === "method" && i === 0) next = { name: next };
+      if (typeof next !== "object" || next === null || Array.isArray(next)) {
+        throw new Error(
+          `runAblation: factor "${p}": "${
+            keys.slice(0, i + 1).join(".")
+          }" is not a group of fields`,
+        );
+      }
+      node = node[k] = { ...(next as Record<string, unknown>) };
+    }
+    node[keys[keys.length - 1]] = structuredClone(factors[p]);
+  }
+  return out as TrainConfigInput;
+}
+
 /**
  * The runs of a grid, resolved and checked, without running anything.
  *
- * @throws Error naming the factor or field when a factor is unknown, has no values, or a value is
- *   invalid for its field
+ * @throws Error naming the factor or field (dotted path) when a factor is unknown (with the paths it
+ *   may mean: "kd" → "method.kd"), has no values, or a value is invalid for its field
  */
 export function ablationGrid(
   opts: Pick<AblationOptions, "base" | "factors" | "dir">,
@@ -132,11 +217,24 @@ export function ablationGrid(
   const { factors, dir } = opts;
   if (typeof dir !== "string" || dir === "") throw new Error("runAblation: dir must be a folder");
   if (typeof factors !== "object" || factors === null || Array.isArray(factors)) {
-    throw new Error("runAblation: factors must be an object of field → list of values");
+    throw new Error("runAblation: factors must be an object of field path → list of values");
   }
   if ("outDir" in factors) throw new Error("runAblation: outDir cannot be a factor (set per run)");
+  const base = opts.base ?? {};
+  const resolvedBase = resolveTrainConfig(base, "runAblation (base)");
   let grid: Record<string, unknown>[] = [{}];
   for (const [name, values] of Object.entries(factors)) {
+    const top = pathKeys(name)[0];
+    if (!Object.hasOwn(resolvedBase, top)) {
+      const meant = pathsNamed(resolvedBase, top);
+      if (meant.length > 0) {
+        throw new Error(
+          `runAblation: unknown field "${name}": factors are dotted paths; did you mean ${
+            meant.map((m) => `"${m}${name.slice(top.length)}"`).join(" or ")
+          }?`,
+        );
+      }
+    }
     if (!Array.isArray(values) || values.length === 0) {
       throw new Error(`runAblation: factor "${name}" needs a non-empty list of values`);
     }
@@ -145,7 +243,7 @@ export function ablationGrid(
   const runs = grid.map((f) => {
     const id = runId(f);
     const config = resolveTrainConfig(
-      { ...(opts.base ?? {}), ...f, outDir: join(dir, id) },
+      { ...withFactors(base, f), outDir: join(dir, id) },
       `runAblation (run ${id})`,
     );
     return { id, factors: f, config };
@@ -160,7 +258,7 @@ export function ablationGrid(
 
 /** Manifest of a grid, written to `<dir>/ablation.json`. */
 interface Manifest {
-  base: Partial<TrainConfig>;
+  base: TrainConfigInput;
   factors: Record<string, unknown[]>;
   runs: { id: string; factors: Record<string, unknown> }[];
 }
@@ -199,7 +297,7 @@ export async function runStatus(runDir: string): Promise<{
   const history = (await readJson<EpochRecord[]>(join(runDir, "history.json"))) ?? [];
   const lock = await readJson<{ pid: number }>(join(runDir, "running.json"));
   const failed = await exists(join(runDir, "error.txt"));
-  const epochs = config?.epochs ?? null;
+  const epochs = config?.schedule?.epochs ?? null;
   let state: RunState;
   if (results) state = "finished";
   else if (lock && (await alive(lock.pid))) state = "running";
@@ -279,7 +377,7 @@ async function runSubprocess(run: AblationRun, opts: AblationOptions): Promise<T
 /**
  * Runs a grid of trainings (the cartesian product of `factors` over `base`) and returns one row per
  * run. Every run is an ordinary CLI run folder `<dir>/<run-id>/` (config.json, history.json,
- * results.json, last.safetensors, teacher.safetensors); runs that already have results.json are
+ * results.json, last.safetensors, deployed.safetensors); runs that already have results.json are
  * skipped, interrupted ones resume from their last epoch checkpoint. With `parallel: n > 1`, n runs
  * at a time train in `deno run lib/train/cli.ts --resume` processes (logs in `<run>/train.log`).
  *
@@ -290,12 +388,19 @@ async function runSubprocess(run: AblationRun, opts: AblationOptions): Promise<T
  * @example
  * ```ts
  * const t = await runAblation({
- *   base: { dataset: "synthetic", epochs: 10, widthMultiplier: 0.25 },
- *   factors: { temperature: [1, 4, 8], levels: [["8x8"], ["8x8", "16x16", "32x32"]] },
+ *   base: { data: { dataset: "synthetic" }, schedule: { epochs: 10 }, model: { widthMultiplier: 0.25 } },
+ *   factors: { "method.temperature": [1, 4, 8], "method.levels": [["8x8"], ["8x8", "16x16", "32x32"]] },
  *   dir: "runs/t-levels",
  *   parallel: 2,
  * });
- * pivot(t, "temperature", "levels", "final_teacher_top1");
+ * pivot(t, "method.temperature", "method.levels", "final_top1");
+ *
+ * // the method itself as a factor (a teacher→student method needs `model.teacher` in the base)
+ * await runAblation({
+ *   base: { model: { network: "resnet8x4", teacher: { network: "resnet32x4", checkpoint: "resnet32x4.pth" } } },
+ *   factors: { method: ["baseline", "kd", { name: "simkd", factor: 4 }] },
+ *   dir: "runs/methods",
+ * });
  * ```
  */
 export async function runAblation(opts: AblationOptions): Promise<ArqueroTable> {
@@ -362,6 +467,26 @@ export async function runAblation(opts: AblationOptions): Promise<ArqueroTable> 
   return await ablationTable(opts.dir, runs.map((r) => r.id));
 }
 
+/**
+ * The summary of a run: its results.json when finished, else what the CLI would write now from the
+ * history so far (undefined without a history or a config of this version).
+ */
+function summaryOf(
+  results: TrainResults | undefined,
+  history: EpochRecord[],
+  config: TrainConfig | undefined,
+): TrainResults | undefined {
+  if (results) return results;
+  if (history.length === 0 || typeof history[0].deployedHead !== "string") return undefined;
+  if (typeof config?.schedule !== "object" || typeof config.method?.name !== "string") {
+    return undefined;
+  }
+  return summarize(history, config);
+}
+
+/** A number cell: finite numbers, else null. */
+const numberCell = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
 /** Row values of one run folder. */
 async function runRow(
   dir: string,
@@ -371,27 +496,30 @@ async function runRow(
   heads: Set<string>,
 ): Promise<Record<string, unknown>> {
   const s = await runStatus(join(dir, id));
-  const last = s.history.at(-1);
-  const best = s.history.reduce<EpochRecord | undefined>(
-    (
-      b,
-      r,
-    ) => (b === undefined || (r.eval.teacher?.top1 ?? -1) > (b.eval.teacher?.top1 ?? -1) ? r : b),
-    undefined,
-  );
+  const sum = summaryOf(s.results, s.history, s.config);
+  const cfg = s.config;
   const row: Record<string, unknown> = { id };
   for (const f of factorNames) row[f] = factorCell(factors[f]);
   row.state = s.state;
+  // the protocol (a factor of the same name has its column already)
+  const protocol: Record<(typeof PROTOCOL_COLUMNS)[number], unknown> = {
+    method: cfg?.method?.name ?? null,
+    recipe: cfg?.recipe ?? null,
+    seed: cfg?.seed ?? null,
+  };
+  for (const [k, v] of Object.entries(protocol)) if (!factorNames.includes(k)) row[k] = v;
   row.epochs_done = s.epochsDone;
   row.epochs = s.epochs;
-  row.final_teacher_top1 = s.results?.finalTeacherTop1 ?? last?.eval.teacher?.top1 ?? null;
-  row.best_teacher_top1 = s.results?.bestTeacherTop1 ?? best?.eval.teacher?.top1 ?? null;
-  row.best_epoch = s.results ? s.results.bestEpoch + 1 : best ? best.epoch + 1 : null;
-  row.official_best_teacher_top1 = s.results?.officialBestTeacherTop1 ?? null;
-  for (const [h, a] of Object.entries(last?.eval ?? {})) {
-    if (h === "teacher") continue;
+  row.deployed_head = sum?.deployedHead ?? s.history.at(-1)?.deployedHead ?? null;
+  row.final_top1 = numberCell(sum?.finalTop1);
+  row.best_top1 = numberCell(sum?.bestTop1);
+  row.best_epoch = sum && numberCell(sum.bestTop1) !== null ? sum.bestEpoch + 1 : null;
+  row.best_after_last_milestone_top1 = numberCell(sum?.bestAfterLastMilestoneTop1);
+  const byHead = sum?.finalTop1ByHead ??
+    Object.fromEntries(Object.entries(s.history.at(-1)?.eval ?? {}).map(([h, a]) => [h, a.top1]));
+  for (const [h, top1] of Object.entries(byHead)) {
     heads.add(h);
-    row[`final_top1_${h}`] = a.top1;
+    row[`final_top1_${h}`] = numberCell(top1);
   }
   row.train_s = s.history.reduce((t, r) => t + r.trainSeconds, 0);
   row.dir = join(dir, id);
@@ -399,15 +527,30 @@ async function runRow(
 }
 
 /**
- * The table of a grid folder, from its files (no training): one row per run with `id`, one column
- * per factor, `state` ({@link RunState}), `epochs_done`, `epochs`, `final_teacher_top1`,
- * `best_teacher_top1`, `best_epoch` (1-based), `official_best_teacher_top1` (best from the last
- * milestone on, as the official log reports it), `final_top1_<student>` per student level,
- * `train_s` and `dir`. A folder without `ablation.json` is read as a set of run folders (every
- * sub-folder with a config.json) with no factor columns. The table displays itself.
+ * The table of a grid folder, from its files (no training): one row per run with
+ * - `id`, then one column per factor, named by its path ("method.kd", "seed", …; a "method" factor's
+ *   configs as labels like `simkd(factor=4)`), then `state` ({@link RunState});
+ * - the protocol: `method` (name), `recipe`, `seed` (each unless a factor has that column), then
+ *   `epochs_done` and `epochs`;
+ * - the result, always that of the network the run's method deploys (`deployed_head`): `final_top1`
+ *   (after the last epoch done), `best_top1`, `best_epoch` (1-based), and
+ *   `best_after_last_milestone_top1` (the best from the last learning-rate milestone on, as the
+ *   official TESKD log reports it; null before that epoch);
+ * - `final_top1_<head>` for every head of every run (null where a run has no such head), `train_s`
+ *   and `dir`.
+ *
+ * Unfinished runs show their numbers so far. A folder without `ablation.json` is read as a set of
+ * run folders (every sub-folder with a config.json) with no factor columns. The table displays
+ * itself.
  *
  * @param dir the grid (or runs) folder
  * @param ids only these runs, in this order (default: all of the manifest)
+ *
+ * @example
+ * ```ts
+ * const t = await ablationTable("runs/kd-ablation");
+ * t.select("method.kd", "seed", "deployed_head", "final_top1");
+ * ```
  */
 export async function ablationTable(dir: string, ids?: string[]): Promise<ArqueroTable> {
   const manifest = await readJson<Manifest>(join(dir, "ablation.json"));
@@ -440,6 +583,8 @@ export async function ablationTable(dir: string, ids?: string[]): Promise<Arquer
   const cols = [
     "id",
     ...factorNames,
+    "state",
+    ...PROTOCOL_COLUMNS.filter((c) => !factorNames.includes(c)),
     ...RESULT_COLUMNS,
     ...[...heads].sort().map((h) => `final_top1_${h}`),
     ...TRAILING_COLUMNS,
@@ -449,18 +594,38 @@ export async function ablationTable(dir: string, ids?: string[]): Promise<Arquer
   return displayable(aq.table(data), { caption: `runs in ${dir}`, maxColumns: 30 });
 }
 
-/** Columns of an ablation table after the factors (then come `final_top1_<head>` columns). */
+/** The protocol of each run, after `state` (a factor of the same name takes the column's place). */
+const PROTOCOL_COLUMNS = ["method", "recipe", "seed"] as const;
+/** Columns of an ablation table after the protocol (then come `final_top1_<head>` columns). */
 const RESULT_COLUMNS = [
-  "state",
   "epochs_done",
   "epochs",
-  "final_teacher_top1",
-  "best_teacher_top1",
+  "deployed_head",
+  "final_top1",
+  "best_top1",
   "best_epoch",
-  "official_best_teacher_top1",
+  "best_after_last_milestone_top1",
 ] as const;
 /** The last columns of an ablation table. */
 const TRAILING_COLUMNS = ["train_s", "dir"] as const;
+
+/**
+ * The factor columns of an ablation table: those between `id` and `state` (the table's own order),
+ * else every column that is not one of the fixed ones.
+ */
+function factorColumns(table: ArqueroTable): string[] {
+  const names = table.columnNames();
+  const [i, j] = [names.indexOf("id"), names.indexOf("state")];
+  if (i >= 0 && j > i) return names.slice(i + 1, j);
+  const fixed = new Set<string>([
+    "id",
+    "state",
+    ...PROTOCOL_COLUMNS,
+    ...RESULT_COLUMNS,
+    ...TRAILING_COLUMNS,
+  ]);
+  return names.filter((c) => !fixed.has(c) && !c.startsWith("final_top1_"));
+}
 
 function column(table: ArqueroTable, name: string, what: string): unknown[] {
   if (typeof table?.columnNames !== "function") {
@@ -506,7 +671,7 @@ function groups(table: ArqueroTable, by: string[], what: string) {
  *
  * @example
  * ```ts
- * meanStd(table, ["kd", "temperature"], "final_teacher_top1");
+ * meanStd(table, ["method.kd", "method.temperature"], "final_top1");
  * ```
  */
 export function meanStd(
@@ -539,7 +704,7 @@ export function meanStd(
  *
  * @example
  * ```ts
- * pivot(table, "temperature", "levels", "final_teacher_top1");
+ * pivot(table, "method.temperature", "method.levels", "final_top1");
  * ```
  */
 export function pivot(
@@ -576,7 +741,7 @@ export function pivot(
  *
  * @example
  * ```ts
- * barByFactor(table, "kd", { metric: "best_teacher_top1", series: "levels" });
+ * barByFactor(table, "method.kd", { metric: "best_top1", series: "method.levels" });
  * ```
  */
 export function barByFactor(
@@ -584,7 +749,7 @@ export function barByFactor(
   factor: string,
   opts: { metric?: string; series?: string; title?: string } = {},
 ): Figure {
-  const metric = opts.metric ?? "final_teacher_top1";
+  const metric = opts.metric ?? "final_top1";
   column(table, factor, "barByFactor");
   const xs: string[] = [];
   for (const v of table.array(factor) as unknown[]) {
@@ -625,12 +790,14 @@ export function barByFactor(
 }
 
 /**
- * Evaluation curves of the runs of a table (from each run's history.json) compared on one head,
- * with {@link compareRuns}; runs are named by their factor values (`label` picks the columns).
+ * Evaluation curves of the runs of a table (from each run's history.json) compared with
+ * {@link compareRuns}: each run's deployed head by default, or the head `head` of every run; runs
+ * are named by their factor values (`label` picks the columns).
  *
  * @example
  * ```ts
- * await ablationCurves(table, { head: "teacher", label: ["kd"] });
+ * await ablationCurves(table, { label: ["method.kd"] });
+ * await ablationCurves(table, { head: "8x8" }); // a head every run has
  * ```
  */
 export async function ablationCurves(
@@ -639,9 +806,7 @@ export async function ablationCurves(
 ): Promise<Figure> {
   const dirs = column(table, "dir", "ablationCurves") as string[];
   const ids = column(table, "id", "ablationCurves") as string[];
-  const fixed = new Set(["id", ...RESULT_COLUMNS, ...TRAILING_COLUMNS]);
-  const label = opts.label ??
-    table.columnNames().filter((c) => !fixed.has(c) && !c.startsWith("final_top1_"));
+  const label = opts.label ?? factorColumns(table);
   const runs: Record<string, EpochRecord[]> = {};
   for (let i = 0; i < dirs.length; i++) {
     const history = (await readJson<EpochRecord[]>(join(dirs[i], "history.json"))) ?? [];

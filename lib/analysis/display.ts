@@ -17,35 +17,19 @@
 /** A MIME bundle: MIME type → content (strings, or JSON for `+json` types). */
 export type MimeBundle = Record<string, unknown>;
 
-// The display protocol's method symbol is defined once, next to the first displayable (PNG images).
-import { JUPYTER_DISPLAY } from "../data/png.ts";
-export { JUPYTER_DISPLAY };
+// The kernel contract (display symbol, transport) is defined once, in lib/jupyter.ts.
+import { JUPYTER_DISPLAY } from "../jupyter.ts";
+export {
+  type DisplayTransport,
+  JUPYTER_DISPLAY,
+  KERNEL_DISPLAY,
+  kernelDisplay,
+} from "../jupyter.ts";
 
 /** Anything that renders through the display protocol. */
 export interface Displayable {
   /** The MIME bundle to show. */
   [JUPYTER_DISPLAY](): MimeBundle;
-}
-
-/** The teskd kernel's display transport (`globalThis[Symbol.for("teskd.kernel.display")]`). */
-export interface DisplayTransport {
-  /** Shows `value` (display_data); `opts.id` names the display for later updates. */
-  display(value: unknown, opts?: { id?: string }): void;
-  /** Replaces what display `id` shows (update_display_data). */
-  update(id: string, value: unknown): void;
-}
-
-/** Symbol under which the teskd kernel exposes its {@link DisplayTransport}. */
-export const KERNEL_DISPLAY: symbol = Symbol.for("teskd.kernel.display");
-
-/** The kernel's display transport, or undefined when not running in the teskd kernel. */
-export function kernelDisplay(): DisplayTransport | undefined {
-  const t = (globalThis as unknown as Record<symbol, unknown>)[KERNEL_DISPLAY];
-  if (typeof t !== "object" || t === null) return undefined;
-  const { display, update } = t as Record<string, unknown>;
-  return typeof display === "function" && typeof update === "function"
-    ? t as DisplayTransport
-    : undefined;
 }
 
 /** Escapes text for HTML/SVG content and attribute values. */

@@ -1,12 +1,13 @@
 /**
- * Standard figures of a TESKD run, from the trainer's history (one record per epoch): loss curves,
- * accuracy curves per head, teacher vs students, and several runs compared.
+ * Standard figures of a training run of any method, from the trainer's history (one record per
+ * epoch): loss curves, accuracy curves per head, the heads side by side (the deployed one
+ * highlighted), and several runs compared on what each deploys.
  *
  * @example
  * ```ts
  * accuracyCurves(trainer.history);                 // eval top-1 of every head per epoch
- * teacherVsStudents(trainer.history);              // best top-1 per head, bars
- * compareRuns({ baseline: a.history, teskd: b.history });
+ * teacherVsStudents(trainer.history);              // best and final top-1 per head, bars
+ * compareRuns({ baseline: a.history, teskd: b.history }); // each run's deployed head
  * ```
  *
  * @module
@@ -37,7 +38,8 @@ function headsOf(history: EpochRecord[]): string[] {
 }
 
 /**
- * Training loss per epoch: the total, each term and (when evaluated) the evaluation loss.
+ * Training loss per epoch: the total, each term and (when evaluated) the evaluation loss (the
+ * cross-entropy of the deployed head).
  *
  * @example
  * ```ts
@@ -61,7 +63,8 @@ export function lossCurves(history: readonly EpochRecord[], opts: { title?: stri
 }
 
 /**
- * Evaluation accuracy of every head per epoch (one line per head: the teacher and each student).
+ * Evaluation accuracy of every head per epoch (one line per head: for TESKD the teacher and each
+ * student; one line for a method with one head).
  *
  * @example
  * ```ts
@@ -109,8 +112,15 @@ export function curves(history: readonly EpochRecord[], opts: { title?: string }
   });
 }
 
+/** The head a history's method deploys (the last record's), if the records say. */
+function deployedHeadOf(history: readonly EpochRecord[]): string | undefined {
+  const h = history.at(-1)?.deployedHead;
+  return typeof h === "string" && h !== "" ? h : undefined;
+}
+
 /**
- * The teacher against its students: best and final evaluation accuracy of every head, as bars.
+ * Every head of a run side by side — for TESKD the teacher against its students: best and final
+ * evaluation accuracy of every head, as bars, the deployed head highlighted.
  *
  * @example
  * ```ts
@@ -131,7 +141,8 @@ export function teacherVsStudents(
   const best = heads.map((hd) => Math.max(...h.map((r) => r.eval[hd]?.[metric] ?? -Infinity)));
   const last = h[h.length - 1];
   const final = heads.map((hd) => last.eval[hd]?.[metric] ?? null);
-  const colors = heads.map((hd, i) => (hd === "teacher" ? "#3367d6" : PALETTE[(i + 1) % 6]));
+  const deployed = deployedHeadOf(h);
+  const colors = heads.map((hd, i) => (hd === deployed ? "#3367d6" : PALETTE[(i + 1) % 6]));
   const label = metric === "top1" ? "top-1" : "top-5";
   return new Figure([
     {
@@ -145,7 +156,10 @@ export function teacherVsStudents(
     },
     { type: "bar", name: `final ${label}`, x: heads, y: final, marker: { color: "#bbb" } },
   ], {
-    title: { text: opts.title ?? `teacher vs students (${label}, %)` },
+    title: {
+      text: opts.title ??
+        `${label} (%) per head${deployed !== undefined ? ` (${deployed} deployed)` : ""}`,
+    },
     barmode: "group",
     yaxis: { title: { text: `${label} (%)` } },
     height: 420,
@@ -154,24 +168,34 @@ export function teacherVsStudents(
 }
 
 /**
- * Several runs compared: one line per run for one head's evaluation accuracy (default the teacher).
+ * Several runs compared: one line per run for the evaluation accuracy of the head each run deploys
+ * (its records' `deployedHead`: the baseline's "model", TESKD's "teacher", a KD student …), or of
+ * the head `head` of every run.
  *
  * @example
  * ```ts
- * compareRuns({ baseline: base.history, teskd: run.history }, { head: "teacher" });
+ * compareRuns({ baseline: base.history, teskd: run.history });   // what each method deploys
+ * compareRuns({ a: a.history, b: b.history }, { head: "8x8" });  // one head of every run
  * ```
  */
 export function compareRuns(
   runs: Record<string, readonly EpochRecord[]>,
   opts: { head?: string; metric?: Metric; title?: string } = {},
 ): Figure {
-  const head = opts.head ?? "teacher";
   const metric = opts.metric ?? "top1";
   const names = Object.keys(runs);
   if (names.length === 0) throw new RangeError("compareRuns: no runs given");
+  const used = new Set<string>();
   const data: Trace[] = names.map((name) => {
     const h = checkHistory(`compareRuns (run "${name}")`, runs[name]);
-    if (h.length && !h.some((r) => r.eval[head])) {
+    const head = opts.head ?? deployedHeadOf(h);
+    if (head === undefined && h.length > 0) {
+      throw new RangeError(
+        `compareRuns: run "${name}" does not say which head it deploys; pass opts.head`,
+      );
+    }
+    if (head !== undefined) used.add(head);
+    if (head !== undefined && h.length && !h.some((r) => r.eval[head])) {
       throw new RangeError(
         `compareRuns: run "${name}" has no head "${head}" (heads: ${headsOf(h).join(", ")})`,
       );
@@ -181,12 +205,15 @@ export function compareRuns(
       mode: h.length <= 50 ? "lines+markers" : "lines",
       name,
       x: h.map((r) => r.epoch + 1),
-      y: h.map((r) => r.eval[head]?.[metric] ?? null),
+      y: h.map((r) => (head === undefined ? null : r.eval[head]?.[metric] ?? null)),
     };
   });
   const label = metric === "top1" ? "top-1" : "top-5";
   return new Figure(data, {
-    title: { text: opts.title ?? `${head} ${label} (%) by run` },
+    title: {
+      text: opts.title ??
+        `${used.size === 1 ? [...used][0] : "deployed head"} ${label} (%) by run`,
+    },
     xaxis: { title: { text: "epoch" } },
     yaxis: { title: { text: `${label} (%)` } },
     height: 420,

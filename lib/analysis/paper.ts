@@ -1,19 +1,29 @@
 /**
  * The TESKD paper's headline results as data, each cell with the {@link TrainConfig} that reproduces
  * it, and {@link paperTable}: the published numbers side by side with your measured runs (final and
- * best-after-last-milestone teacher top-1, the gap, and how far each run got).
+ * best-after-last-milestone top-1 of the deployed ResNet-18 — TESKD's teacher, the baseline's
+ * network — the gap, and how far each run got).
  *
  * @example
  * ```ts
  * await paperTable("runs");           // every run folder under runs/ (or an ablation's folder)
- * await paperTable(await runAblation({ base: {}, factors: { method: ["baseline", "teskd"] }, dir }));
+ * await paperTable(await runAblation({
+ *   base: { recipe: "teskd", model: { network: "cifarresnet18" } }, // the paper's recipe for both
+ *   factors: { method: ["baseline", "teskd"] },
+ *   dir,
+ * }));
  * ```
  *
  * @module
  */
 import * as aq from "arquero";
 import { join } from "node:path";
-import { resolveTrainConfig, type TrainConfig } from "../train/config.ts";
+import {
+  configDiff,
+  resolveTrainConfig,
+  type TrainConfig,
+  type TrainConfigInput,
+} from "../train/config.ts";
 import { ablationTable } from "./ablation.ts";
 import { type ArqueroTable, displayable } from "./table.ts";
 
@@ -25,15 +35,15 @@ export interface PaperCell {
   network: "ResNet-18";
   /** "baseline": the network trained alone with CE; "teskd": trained with its students. */
   method: "baseline" | "teskd";
-  /** Published teacher top-1 (%). */
+  /** Published top-1 (%) of the deployed network (the ResNet-18, TESKD's teacher). */
   top1: number;
   /** Published gain over the baseline (TESKD rows). */
   gain?: number;
   /**
-   * The configuration that reproduces the cell here (the TrainConfig fields that differ from the
-   * defaults); null when this library cannot train it (ImageNet: see {@link PaperCell.note}).
+   * The configuration that reproduces the cell here (a config input: the rest are defaults); null
+   * when this library cannot train it (ImageNet: see {@link PaperCell.note}).
    */
-  config: Partial<TrainConfig> | null;
+  config: TrainConfigInput | null;
   /** How the cell is reproduced, and any caveat. */
   note: string;
 }
@@ -44,10 +54,18 @@ const IMAGENET_NOTE = "The official ImageNet path cannot run as published (its d
   "batch 256, 90 epochs with lr × 0.1 at 30 and 60, single process; this library has no ImageNet " +
   "loader, so there is no TrainConfig for it.";
 
+/** The paper's setting shared by its CIFAR-100 cells: its recipe, network and data set. */
+const PAPER_CIFAR = {
+  recipe: "teskd",
+  data: { dataset: "cifar100" },
+  model: { network: "cifarresnet18" },
+} as const satisfies TrainConfigInput;
+
 /**
- * The abstract's table (ResNet-18). CIFAR-100 cells use the official recipe, which is
- * {@link DEFAULT_TRAIN_CONFIG}: TESKD is the defaults, the baseline is `method: "baseline"` (plain
- * CE, weight 1, same recipe).
+ * The abstract's table (ResNet-18). Both CIFAR-100 cells use the TESKD paper's recipe
+ * (`recipe: "teskd"`: SGD 0.1 Nesterov, batch 128, 200 epochs, ×0.1 at 100 and 150) on
+ * `cifarresnet18`: TESKD with its official settings, the baseline `method: { name: "baseline" }`
+ * (plain CE; its own default recipe would be the toolbox's, hence the explicit recipe).
  */
 export const PAPER_RESULTS: readonly PaperCell[] = Object.freeze(
   [
@@ -56,7 +74,7 @@ export const PAPER_RESULTS: readonly PaperCell[] = Object.freeze(
       network: "ResNet-18",
       method: "baseline",
       top1: 74.41,
-      config: { method: "baseline" },
+      config: { ...PAPER_CIFAR, method: { name: "baseline" } },
       note:
         "ResNet-18 alone, CE only; official recipe (200 epochs, lr 0.1 ×0.1 at 100/150, batch 128)",
     },
@@ -66,8 +84,8 @@ export const PAPER_RESULTS: readonly PaperCell[] = Object.freeze(
       method: "teskd",
       top1: 79.15,
       gain: 4.74,
-      config: {},
-      note: "official recipe: the TrainConfig defaults (3 students, ce 0.2, kd 0.8, fea 1e-7, T 4)",
+      config: { ...PAPER_CIFAR, method: { name: "teskd" } },
+      note: "official recipe and settings (3 students, ce 0.2, kd 0.8, fea 1e-7, T 4)",
     },
     {
       dataset: "ImageNet",
@@ -99,23 +117,19 @@ export function paperConfig(cell: PaperCell): TrainConfig {
   return resolveTrainConfig(cell.config, `paper ${cell.dataset} ${cell.method}`);
 }
 
-/** Fields that do not change what is trained (where and how fast it runs). */
-const NEUTRAL = new Set(["outDir", "dataDir", "download", "workers", "backend", "evalBatchSize"]);
+/** Fields (dotted paths) that do not change what is trained (where and how fast it runs). */
+const NEUTRAL = new Set([
+  "outDir",
+  "backend",
+  "data.dataDir",
+  "data.download",
+  "data.workers",
+  "data.evalBatchSize",
+]);
 
-/** Recipe fields of `cfg` that differ from the cell's configuration. */
+/** Fields of `cfg` (dotted paths) that differ from the cell's configuration. */
 function recipeDiff(cfg: TrainConfig, want: TrainConfig): string[] {
-  const diff: string[] = [];
-  for (const k of Object.keys(want) as (keyof TrainConfig)[]) {
-    if (NEUTRAL.has(k)) continue;
-    if (
-      cfg.method === "baseline" &&
-      ["levels", "ce", "kd", "fea", "temperature", "fusion", "detachTeacher"].includes(k)
-    ) {
-      continue; // unused by the baseline
-    }
-    if (JSON.stringify(cfg[k]) !== JSON.stringify(want[k])) diff.push(k);
-  }
-  return diff;
+  return configDiff(want, cfg).filter((f) => !NEUTRAL.has(f));
 }
 
 const DATASET_KEY: Record<PaperCell["dataset"], string> = {
@@ -130,7 +144,8 @@ interface MeasuredRun {
   epochs: number | null;
   final: number | null;
   best: number | null;
-  officialBest: number | null;
+  /** Best top-1 from the last milestone on (what the official log reports). */
+  afterLastMilestone: number | null;
   config: TrainConfig;
 }
 
@@ -162,9 +177,9 @@ async function measuredRuns(measured: string | ArqueroTable): Promise<MeasuredRu
       state: String(r.state),
       epochsDone: num(r.epochs_done) ?? 0,
       epochs: num(r.epochs),
-      final: num(r.final_teacher_top1),
-      best: num(r.best_teacher_top1),
-      officialBest: num(r.official_best_teacher_top1),
+      final: num(r.final_top1),
+      best: num(r.best_top1),
+      afterLastMilestone: num(r.best_after_last_milestone_top1),
       config,
     });
   }
@@ -178,12 +193,14 @@ function rank(r: MeasuredRun, faithful: boolean): number {
 
 /**
  * The paper's table side by side with measured runs: one row per cell with `dataset`, `network`,
- * `method`, `paper_top1`, `paper_gain`, and from the best-matching measured run (same dataset,
- * network ResNet-18 and method; a run with the official recipe preferred, then a finished one, then
- * the one with most epochs): `run`, `state` ("not run", "running", "interrupted", "failed",
- * "finished", or "not runnable here"), `epochs` ("done/total"), `recipe` ("official" or the fields
- * that differ), `measured_final` (teacher top-1 after the last epoch), `measured_best` (the best
- * from the last milestone on, as the official log reports it; else the best over all epochs),
+ * `method`, `paper_top1`, `paper_gain`, and from the best-matching measured run (same
+ * `config.data.dataset`, `config.model.network` (`cifarresnet18`) and `config.method.name`; a run
+ * with the cell's configuration preferred, then a finished one, then the one with most epochs):
+ * `run`, `state` ("not run", "running", "interrupted", "failed", "finished", or "not runnable
+ * here"), `epochs` ("done/total"), `recipe` ("official" or the dotted paths of the fields that
+ * differ), `measured_final` (top-1 of the run's deployed network — its `deployedHead` — after the
+ * last epoch), `measured_best` (the best from the last milestone on, as the official log reports
+ * it; else the best over all epochs),
  * `gap_final` and `gap_best` (measured − paper), `runs` (matching runs) and `note`.
  *
  * @param measured a runs folder (an ablation's, or any folder of CLI run folders) or a table from
@@ -198,10 +215,12 @@ export async function paperTable(measured?: string | ArqueroTable): Promise<Arqu
   const runs = measured === undefined ? [] : await measuredRuns(measured);
   const rows = PAPER_RESULTS.map((cell) => {
     const want = cell.config === null ? null : paperConfig(cell);
-    const matches = runs.filter((r) =>
-      r.config.dataset === DATASET_KEY[cell.dataset] && r.config.network === "cifarresnet18" &&
-      r.config.method === cell.method
-    );
+    const matches = want === null
+      ? []
+      : runs.filter((r) =>
+        r.config.data.dataset === DATASET_KEY[cell.dataset] &&
+        r.config.model.network === want.model.network && r.config.method.name === cell.method
+      );
     let pick: MeasuredRun | undefined;
     let pickDiff: string[] = [];
     for (const r of matches) {
@@ -211,7 +230,7 @@ export async function paperTable(measured?: string | ArqueroTable): Promise<Arqu
         pickDiff = diff;
       }
     }
-    const best = pick ? (pick.officialBest ?? pick.best) : null;
+    const best = pick ? (pick.afterLastMilestone ?? pick.best) : null;
     const final = pick?.final ?? null;
     const gap = (v: number | null) => (v === null ? null : Math.round((v - cell.top1) * 100) / 100);
     return {
@@ -238,7 +257,7 @@ export async function paperTable(measured?: string | ArqueroTable): Promise<Arqu
   const data: Record<string, unknown[]> = {};
   for (const c of cols) data[c] = rows.map((r) => r[c as keyof typeof r]);
   return displayable(aq.table(data), {
-    caption: "TESKD paper (ResNet-18, teacher top-1 %) vs measured: final = last epoch, " +
+    caption: "TESKD paper (top-1 % of the deployed ResNet-18) vs measured: final = last epoch, " +
       "best = best from the last milestone on",
     maxColumns: 20,
   });

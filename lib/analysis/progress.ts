@@ -1,8 +1,9 @@
 /**
- * A live training view that follows the trainer's callbacks. In the teskd kernel it shows ONE
- * display and updates it in place (through the kernel's display transport, see display.ts): epoch
- * and step, each loss term, teacher and student accuracies, learning rate, images/s, time left and
- * small loss/accuracy curves. Headless (no kernel), it prints the same progress lines to stderr.
+ * A live training view that follows the trainer's callbacks, for any method. In the teskd kernel it
+ * shows ONE display and updates it in place (through the kernel's display transport, see
+ * display.ts): epoch and step, each loss term, the accuracy of every head (the deployed one marked:
+ * TESKD's teacher, a KD student, the baseline's model), learning rate, images/s, time left and small
+ * loss/accuracy curves. Headless (no kernel), it prints the same progress lines to stderr.
  *
  * @example
  * ```ts
@@ -233,11 +234,15 @@ export class ProgressView {
     const left = this.timeLeft();
     if (left !== undefined) rows.push(cell("time left", formatDuration(left)));
     const heads = last ? Object.keys(last.eval) : [];
+    const deployed = last?.deployedHead;
     const acc = heads.length
       ? `<table><tr><th>head</th><th>top-1</th><th>top-5</th><th>best top-1</th></tr>${
         heads.map((h) => {
           const best = Math.max(...this.#records.map((r) => r.eval[h]?.top1 ?? -Infinity));
-          return `<tr><td>${escapeXml(h)}</td><td>${last!.eval[h].top1.toFixed(2)}</td><td>${
+          const name = h === deployed
+            ? `<b>${escapeXml(h)}</b> <span class="teskd-deployed">(deployed)</span>`
+            : escapeXml(h);
+          return `<tr><td>${name}</td><td>${last!.eval[h].top1.toFixed(2)}</td><td>${
             last!.eval[h].top5.toFixed(2)
           }</td><td>${best.toFixed(2)}</td></tr>`;
         }).join("")

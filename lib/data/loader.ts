@@ -165,6 +165,7 @@ export class DataLoader implements BatchSource {
         job.resolve({
           x: m.x,
           y: m.y,
+          ...(m.index ? { index: m.index } : {}),
           n: m.n,
           height: m.height,
           width: m.width,

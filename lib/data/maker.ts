@@ -61,7 +61,13 @@ export type BatchMaker = (indices: Int32Array, epoch: number) => Batch;
 export function createMaker(spec: DatasetSpec): BatchMaker {
   if (spec.type === "images") {
     const lut = normLut(spec.augment.mean, spec.augment.std);
-    return (indices, epoch) => makeImageBatch(spec, indices, spec.augment, spec.seed, epoch, lut);
+    return (indices, epoch) => ({
+      ...makeImageBatch(spec, indices, spec.augment, spec.seed, epoch, lut),
+      index: indices.slice(),
+    });
   }
-  return (indices, epoch) => makeFolderBatch(spec, indices, spec.seed, epoch);
+  return (indices, epoch) => ({
+    ...makeFolderBatch(spec, indices, spec.seed, epoch),
+    index: indices.slice(),
+  });
 }

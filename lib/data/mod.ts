@@ -70,13 +70,5 @@ export {
   resizeCenterCropBox,
   scanImageFolder,
 } from "./imagenet.ts";
-export {
-  batchGrid,
-  crc32,
-  encodePng,
-  type GridOptions,
-  imageGrid,
-  JUPYTER_DISPLAY,
-  PngImage,
-} from "./png.ts";
+export { batchGrid, crc32, encodePng, type GridOptions, imageGrid, PngImage } from "./png.ts";
 export { type ClassCount, classCounts } from "./stats.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import { deflateSync } from "node:zlib";
+import { JUPYTER_DISPLAY } from "../jupyter.ts";
 import type { Batch, ImageSet } from "./types.ts";
 
 const CRC_TABLE = (() => {
@@ -77,12 +78,6 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Uint8
   }
   return out;
 }
-
-/**
- * The symbol the kernel looks for on a cell's value (`Symbol.for("Jupyter.display")`), typed as a
- * unique symbol so the method below is visible to TypeScript.
- */
-export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
 
 /** PNG bytes that render as an image when they are a notebook cell's value. */
 export class PngImage {

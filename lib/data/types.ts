@@ -11,6 +11,8 @@ export interface Batch {
   x: Float32Array;
   /** Class labels, one per image. */
   y: Int32Array;
+  /** Each image's index in the data set (methods with a per-sample memory bank need it). */
+  index?: Int32Array;
   /** Number of images in this batch (the last batch may be smaller unless drop-last is set). */
   n: number;
   /** Image height in pixels. */

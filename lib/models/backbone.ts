@@ -4,7 +4,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { Module } from "../nn/module.ts";
+import type { Layer } from "../nn/layer.ts";
+import { type Features, type HeadOutput, Network } from "./network.ts";
+
+export type { HeadOutput };
 
 /**
  * Student levels, named by where they sit on the CIFAR ResNet (32×32 input): "8x8" is fed by stages
@@ -23,20 +26,11 @@ export function levelIndex(level: Level): 1 | 2 | 3 {
   return level === "8x8" ? 3 : level === "16x16" ? 2 : 1;
 }
 
-/** Teacher outputs: logits and the pooled last-stage feature g. */
-export interface HeadOutput {
-  /** [N, classes]. */
-  logits: tf.Tensor;
-  /** [N, C4]. */
-  feature: tf.Tensor;
-}
-
-/** A teacher network whose four stages the students can tap. */
-export abstract class Backbone extends Module {
-  /** Architecture name, e.g. "cifarresnet18". */
-  abstract readonly arch: string;
-  /** Number of classes. */
-  abstract readonly numClasses: number;
+/**
+ * A network of four stages that TESKD's students can tap (the TESKD paper's backbones). Its
+ * {@link features} are the stem's output f0 and the stage outputs s1..s4 as f1..f4.
+ */
+export abstract class Backbone extends Network {
   /** Channels of the stage outputs s1..s4. */
   abstract readonly stageChannels: readonly [number, number, number, number];
   /** Default student head kernel (= stride) per level, so that every head ends at one size. */
@@ -44,15 +38,33 @@ export abstract class Backbone extends Module {
   /** Names of the modules that make each stage, for summaries. */
   abstract readonly stageModules: readonly string[][];
 
-  /** Stage outputs s1..s4 (NHWC). */
-  abstract forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  /** The four stages, in order. */
+  protected abstract readonly stages: readonly Layer[];
 
-  /** Pools s4 to the feature g and classifies it. */
-  abstract head(s4: tf.Tensor): HeadOutput;
+  /** The stem: what runs before stage 1 (f0). */
+  abstract stem(x: tf.Tensor): tf.Tensor;
+
+  /** Stage outputs s1..s4 (NHWC). */
+  forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
+    return Backbone.chainStages(this.stages, this.stem(x));
+  }
+
+  /** The official head: global average pool of s4 → feature g → classifier. */
+  head(s4: tf.Tensor): HeadOutput {
+    return Backbone.poolAndClassify(s4, this.classifier);
+  }
 
   /** The whole teacher: logits and feature. */
-  forward(x: tf.Tensor): HeadOutput {
+  override forward(x: tf.Tensor): HeadOutput {
     return this.head(this.forwardStages(x)[3]);
+  }
+
+  /** f0 (stem), f1..f4 (stages), the pooled feature g and the logits. */
+  features(x: tf.Tensor): Features {
+    const f0 = this.stem(x);
+    const s = Backbone.chainStages(this.stages, f0);
+    const { logits, feature } = this.head(s[3]);
+    return { maps: [f0, ...s], pooled: feature, logits };
   }
 
   /** Runs the four stages one after another on the stem's output `h`; returns s1..s4. */

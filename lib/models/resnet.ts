@@ -12,7 +12,7 @@ import { Generator } from "../nn/init.ts";
 import { Layer, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { MaxPool2d } from "../nn/pooling.ts";
-import { Backbone, type HeadOutput, type Level } from "./backbone.ts";
+import { Backbone, type Level } from "./backbone.ts";
 
 /** The shortcut where a block changes shape: 1×1 conv (stride s, no bias) then BatchNorm. */
 function projectionShortcut(
@@ -188,8 +188,12 @@ export class ResNet extends Backbone {
   readonly #conv1: Conv2d;
   readonly #bn1: BatchNorm2d;
   readonly #maxpool: MaxPool2d | undefined;
-  readonly #layers: Sequential[] = [];
-  readonly #fc: Linear;
+  /** layer1..layer4. */
+  protected readonly stages: Sequential[] = [];
+  /** The final linear layer. */
+  readonly classifier: Linear;
+  /** Official name of the classifier. */
+  readonly classifierName = "fc";
 
   /** Builds the network with PyTorch's default initialisation. */
   constructor(readonly variant: "cifar" | "imagenet", opts: ResNetOptions) {
@@ -233,20 +237,14 @@ export class ResNet extends Backbone {
         );
         inPlanes = widths[s] * exp;
       }
-      this.#layers.push(this.registerModule(`layer${s + 1}`, new Sequential(blocks)));
+      this.stages.push(this.registerModule(`layer${s + 1}`, new Sequential(blocks)));
     }
-    this.#fc = this.registerModule("fc", new Linear(inPlanes, opts.numClasses, { rng }));
+    this.classifier = this.registerModule("fc", new Linear(inPlanes, opts.numClasses, { rng }));
   }
 
-  /** s1..s4. */
-  forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
-    let h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
-    if (this.#maxpool) h = this.#maxpool.forward(h);
-    return Backbone.chainStages(this.#layers, h);
-  }
-
-  /** Global average pool → g → fc. */
-  head(s4: tf.Tensor): HeadOutput {
-    return Backbone.poolAndClassify(s4, this.#fc);
+  /** conv1 – bn1 – ReLU (– max-pool on the ImageNet variant). */
+  stem(x: tf.Tensor): tf.Tensor {
+    const h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
+    return this.#maxpool ? this.#maxpool.forward(h) : h;
   }
 }

@@ -12,7 +12,7 @@ import { Conv2d } from "../nn/conv.ts";
 import type { Generator } from "../nn/init.ts";
 import { Layer, ReLU, Sequential, Sigmoid } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
-import { Backbone, type HeadOutput, type Level } from "./backbone.ts";
+import { Backbone, type Level } from "./backbone.ts";
 import { toGenerator } from "./resnet.ts";
 
 /** One SE block (basic: two 3x3 convs; bottleneck: 1x1 – 3x3(s) – 1x1(×4)). */
@@ -118,8 +118,12 @@ export class SEResNet extends Backbone {
     "stage4",
   ]];
   readonly #pre: Sequential;
-  readonly #stages: Sequential[] = [];
-  readonly #linear: Linear;
+  /** stage1..stage4. */
+  protected readonly stages: Sequential[] = [];
+  /** The final linear layer. */
+  readonly classifier: Linear;
+  /** Official name of the classifier. */
+  readonly classifierName = "linear";
 
   /** Builds the network with PyTorch's default initialisation. */
   constructor(opts: SEResNetOptions) {
@@ -154,18 +158,13 @@ export class SEResNet extends Backbone {
         layer.push(new SEBlock(inC, widths[s], b === 0 && s > 0 ? 2 : 1, bottleneck, rng));
         inC = widths[s] * exp;
       }
-      this.#stages.push(this.registerModule(`stage${s + 1}`, new Sequential(layer)));
+      this.stages.push(this.registerModule(`stage${s + 1}`, new Sequential(layer)));
     }
-    this.#linear = this.registerModule("linear", new Linear(inC, opts.numClasses, { rng }));
+    this.classifier = this.registerModule("linear", new Linear(inC, opts.numClasses, { rng }));
   }
 
-  /** s1..s4. */
-  forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
-    return Backbone.chainStages(this.#stages, this.#pre.forward(x));
-  }
-
-  /** Global average pool → g → linear. */
-  head(s4: tf.Tensor): HeadOutput {
-    return Backbone.poolAndClassify(s4, this.#linear);
+  /** `pre`: conv3x3 – BN – ReLU. */
+  stem(x: tf.Tensor): tf.Tensor {
+    return this.#pre.forward(x);
   }
 }

@@ -16,7 +16,7 @@ import type { Generator } from "../nn/init.ts";
 import { type Layer, ReLU, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { MaxPool2d } from "../nn/pooling.ts";
-import { Backbone, type HeadOutput, type Level } from "./backbone.ts";
+import { Backbone, type Level } from "./backbone.ts";
 import { toGenerator } from "./resnet.ts";
 
 /** Options of {@link Vgg}. */
@@ -61,8 +61,12 @@ export class Vgg extends Backbone {
     ["layer4"],
   ];
   readonly #stem: Layer[];
-  readonly #layers: Sequential[] = [];
-  readonly #classifier: Sequential;
+  /** layer1..layer4. */
+  protected readonly stages: Sequential[] = [];
+  /** Linear-ReLU-Linear-ReLU-Linear. */
+  readonly classifier: Sequential;
+  /** Official name of the classifier. */
+  readonly classifierName = "classifier";
 
   /** Builds the network with the official explicit initialisation. */
   constructor(opts: VggOptions) {
@@ -98,11 +102,11 @@ export class Vgg extends Backbone {
         inC = c;
       }
       layers.push(new MaxPool2d(2, 2));
-      this.#layers.push(this.registerModule(`layer${s + 1}`, new Sequential(layers)));
+      this.stages.push(this.registerModule(`layer${s + 1}`, new Sequential(layers)));
     });
     const lin = (i: number, o: number) =>
       new Linear(i, o, { init: "normal-0.01", zeroBias: true, rng });
-    this.#classifier = this.registerModule(
+    this.classifier = this.registerModule(
       "classifier",
       new Sequential([
         lin(inC, w(512)),
@@ -114,15 +118,10 @@ export class Vgg extends Backbone {
     );
   }
 
-  /** s1..s4. */
-  forwardStages(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
+  /** conv1/bn1, conv2/bn2 with ReLUs, then the 2×2 max-pool. */
+  stem(x: tf.Tensor): tf.Tensor {
     let h = x;
     for (const l of this.#stem) h = l.forward(h);
-    return Backbone.chainStages(this.#layers, h);
-  }
-
-  /** Average pool (a flatten at 1×1) → g → classifier. */
-  head(s4: tf.Tensor): HeadOutput {
-    return Backbone.poolAndClassify(s4, this.#classifier);
+    return h;
   }
 }

@@ -12,3 +12,8 @@ export * from "./linear.ts";
 export * from "./pooling.ts";
 export * from "./se.ts";
 export * from "./container.ts";
+export * from "./conv_transpose.ts";
+export * from "./depthwise.ts";
+export * from "./grouped_conv.ts";
+export * from "./shuffle.ts";
+export * from "./avg_pool.ts";

@@ -24,6 +24,8 @@ export interface NamedTensor {
   fromTorch(t: tf.Tensor): tf.Tensor;
   /** True for integer buffers (num_batches_tracked): exported as int64 in checkpoints. */
   integer?: boolean;
+  /** True when the owning module is frozen ({@link Module.freeze}): never trained. */
+  frozen?: boolean;
 }
 
 /** A local (not yet prefixed) tensor registration. */
@@ -83,6 +85,7 @@ export interface ParameterRow {
 export abstract class Module {
   /** Training mode (batch statistics in BatchNorm) or inference mode. */
   training = true;
+  #frozen = false;
   readonly #entries: LocalEntry[] = [];
   readonly #children: [string, Module][] = [];
 
@@ -113,7 +116,7 @@ export abstract class Module {
       throw new Error(`${this.constructor.name}: duplicate name "${local}"`);
     }
     this.#children.push([local, child]);
-    child.training = this.training;
+    child.training = this.training && !child.frozen;
     return child;
   }
 
@@ -149,6 +152,7 @@ export abstract class Module {
         toTorch: e.toTorch,
         fromTorch: e.fromTorch,
         integer: e.integer,
+        frozen: this.#frozen,
       });
     }
     for (const [n, c] of this.#children) out.push(...c.namedTensors(`${prefix}${n}.`));
@@ -168,6 +172,29 @@ export abstract class Module {
   /** The trainable variables, in state_dict order (for optimizers and `tf.variableGrads`). */
   parameters(): tf.Variable[] {
     return this.namedParameters().map((p) => p.variable);
+  }
+
+  /** Parameters of the modules that are not frozen: what an optimizer trains. */
+  trainableParameters(): NamedTensor[] {
+    return this.namedParameters().filter((p) => !p.frozen);
+  }
+
+  /**
+   * Freezes this module and every descendant: inference mode for good (BatchNorm on running
+   * statistics, which never change), and no parameter offered to an optimizer
+   * ({@link trainableParameters}). A frozen teacher's forward pass runs outside the gradient tape
+   * (see `Distiller.frozenForward`), so no gradient is computed for it either.
+   */
+  freeze(): this {
+    this.#frozen = true;
+    this.training = false;
+    for (const [, c] of this.#children) c.freeze();
+    return this;
+  }
+
+  /** True after {@link freeze}. */
+  get frozen(): boolean {
+    return this.#frozen;
   }
 
   /** Number of trainable scalars. */
@@ -228,7 +255,7 @@ export abstract class Module {
 
   /** Sets training mode on this module and every descendant. */
   train(mode = true): this {
-    this.training = mode;
+    this.training = mode && !this.#frozen;
     for (const [, c] of this.#children) c.train(mode);
     return this;
   }

@@ -6,37 +6,24 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Level } from "../models/backbone.ts";
-import type { Teskd, TeskdOutput } from "../models/teskd.ts";
-import { createTeskd } from "../models/zoo.ts";
-import { teskdLoss, type TeskdLossOptions } from "../losses/teskd.ts";
+import { resolveMethodConfig } from "../distill/registry.ts";
+import { teskd, type TeskdConfig, TeskdDistiller } from "../distill/teskd.ts";
+import type { Teskd } from "../models/teskd.ts";
+import { createTeacher } from "../models/zoo.ts";
 import type { NamedTensor } from "../nn/module.ts";
 import { SGD } from "../train/sgd.ts";
 import { type Fixture, OUTPUT_KEYS, type TensorSummary } from "./fixture.ts";
 import { fixtureInput, loadFixtureWeights } from "./generate.ts";
-import { flat, rms, scalarRel, summaryErrors, valuesOverMax } from "./metrics.ts";
+import { flat, rms, scalarRel, valuesOverMax } from "./metrics.ts";
+import { type CheckLine, compareSummaries, Tally, tol } from "./tally.ts";
+
+export { type CheckLine, formatLine } from "./tally.ts";
 
 /** The parts of a fixture that can be checked. */
 export type Section = "parameters" | "counts" | "eval" | "train";
 
 /** All sections, in the order they run. */
 export const SECTIONS: readonly Section[] = ["parameters", "counts", "eval", "train"];
-
-/** The worst error of one checked quantity. */
-export interface CheckLine {
-  /** "section/metric", e.g. "train_steps[0].grad/sumsq_rel" (the fixture's tolerance key). */
-  quantity: string;
-  /** Largest error over every entry checked under this quantity. */
-  worst: number;
-  /** Where the worst error occurred (tensor or output name). */
-  where: string;
-  /** The allowed error. */
-  tolerance: number;
-  /** worst ≤ tolerance. */
-  ok: boolean;
-  /** Number of entries compared. */
-  count: number;
-}
 
 /** Options of {@link checkFixture}. */
 export interface ParityOptions {
@@ -60,114 +47,26 @@ export interface ParityReport {
   ok: boolean;
 }
 
-/** Formats a line: status, quantity, worst error (where), tolerance. */
-export function formatLine(l: CheckLine): string {
-  const e = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
-  return `${l.ok ? "ok  " : "FAIL"} ${l.quantity.padEnd(44)} worst ${e(l.worst).padStart(9)}  tol ${
-    e(l.tolerance).padStart(9)
-  }  n=${String(l.count).padStart(3)}  at ${l.where}`;
-}
-
-/** Collects the worst error per quantity. */
-class Tally {
-  readonly lines: CheckLine[] = [];
-  readonly #open = new Map<string, CheckLine>();
-  constructor(readonly log?: (l: CheckLine) => void) {}
-
-  add(quantity: string, error: number, where: string, tolerance: number): void {
-    let l = this.#open.get(quantity);
-    if (l === undefined) {
-      l = { quantity, worst: -Infinity, where, tolerance, ok: true, count: 0 };
-      this.#open.set(quantity, l);
-    }
-    l.count++;
-    const e = Number.isNaN(error) ? Infinity : error;
-    if (e > l.worst) {
-      l.worst = e;
-      l.where = where;
-    }
-    l.ok = l.worst <= l.tolerance;
-  }
-
-  /** Closes every open quantity (in insertion order) and logs it. */
-  flush(): void {
-    for (const l of this.#open.values()) {
-      this.lines.push(l);
-      this.log?.(l);
-    }
-    this.#open.clear();
-  }
-}
-
-/** The fixture's tolerance for a key; a missing key is an error (never a silent pass). */
-function tol(fx: Fixture, key: string): number {
-  const t = fx.tolerance[key];
-  if (typeof t !== "number") throw new Error(`fixture has no tolerance "${key}"`);
-  return t;
-}
-
-/** The eight outputs in the fixtures' naming. */
-function outputsByKey(out: TeskdOutput): Map<string, tf.Tensor> {
-  const m = new Map<string, tf.Tensor>();
-  m.set("logits_teacher", out.teacher.logits);
-  m.set("feature_teacher", out.teacher.feature);
-  for (const l of ["8x8", "16x16", "32x32"] as Level[]) {
-    const s = out.students[l];
-    if (s) {
-      m.set(`logits_student_${l}`, s.logits);
-      m.set(`feature_student_${l}`, s.feature);
-    }
-  }
-  return m;
-}
-
-/** The loss options of a fixture's hyper-parameters. */
-export function fixtureLossOptions(fx: Fixture): TeskdLossOptions {
-  return {
+/** The TESKD method config of a fixture's hyper-parameters. */
+export function fixtureTeskdConfig(fx: Fixture): TeskdConfig {
+  return resolveMethodConfig({
+    name: "teskd",
     temperature: fx.hyper.temperature,
-    ceWeight: fx.hyper.ce_weight,
-    kdWeight: fx.hyper.kd_weight,
-    feaWeight: fx.hyper.fea_weight,
-  };
+    ce: fx.hyper.ce_weight,
+    kd: fx.hyper.kd_weight,
+    fea: fx.hyper.fea_weight,
+  }, `fixture ${fx.network}`) as TeskdConfig;
 }
 
-/** Compares summaries of state tensors (PyTorch layout) with reference summaries. */
-async function compareSummaries(
-  tally: Tally,
-  prefix: string,
-  refs: Record<string, TensorSummary>,
-  tensors: Map<string, tf.Tensor>,
-  tolerance: (metric: string) => number,
-): Promise<void> {
-  const seen = new Set<string>();
-  for (const [name, ref] of Object.entries(refs)) {
-    const t = tensors.get(name);
-    if (t === undefined) {
-      tally.add(`${prefix}/missing`, 1, name, 0);
-      continue;
-    }
-    seen.add(name);
-    const shapeOk = t.shape.length === ref.shape.length &&
-      t.shape.every((d, i) => d === ref.shape[i]);
-    tally.add(`${prefix}/shape`, shapeOk ? 0 : 1, name, 0);
-    if (!shapeOk) continue;
-    const errs = summaryErrors(await t.data(), ref);
-    for (const [metric, e] of Object.entries(errs)) {
-      tally.add(`${prefix}/${metric}`, e, name, tolerance(metric));
-    }
-  }
-  for (const name of tensors.keys()) {
-    if (!seen.has(name) && !name.endsWith("num_batches_tracked")) {
-      tally.add(`${prefix}/unexpected`, 1, name, 0);
-    }
-  }
-}
-
-/** Builds the fixture's network with the fixture's weights. */
-export function buildFixtureModel(fx: Fixture): Teskd {
-  const net = createTeskd(fx.network, { numClasses: fx.num_classes });
-  loadFixtureWeights(net, fx.salt);
-  return net;
+/** Builds the fixture's model through the `teskd` method, with the fixture's weights. */
+export function buildFixtureModel(fx: Fixture): TeskdDistiller {
+  const backbone = createTeacher(fx.network, { numClasses: fx.num_classes });
+  const distiller = teskd.build(
+    { student: backbone, inputSize: 32, seed: 1 },
+    fixtureTeskdConfig(fx),
+  );
+  loadFixtureWeights(distiller.module, fx.salt);
+  return distiller as TeskdDistiller;
 }
 
 /**
@@ -186,10 +85,10 @@ export async function checkFixture(fx: Fixture, opts: ParityOptions = {}): Promi
   const sections = new Set(opts.sections ?? SECTIONS);
   const tally = new Tally(opts.log);
   const name = `${fx.network} c${fx.num_classes} b${fx.batch}${fx.salt ? ` salt ${fx.salt}` : ""}`;
-  const net = buildFixtureModel(fx);
+  const distiller = buildFixtureModel(fx);
+  const net = distiller.module;
   const x = fixtureInput(fx.batch, fx.salt);
   const labels = tf.tensor1d(fx.labels, "int32");
-  const lossOpts = fixtureLossOptions(fx);
   try {
     if (sections.has("parameters")) {
       const sd = net.stateDict();
@@ -209,15 +108,10 @@ export async function checkFixture(fx: Fixture, opts: ParityOptions = {}): Promi
       tally.flush();
     }
     if (sections.has("eval")) {
-      net.eval();
+      distiller.train(false);
       const kept = tf.tidy(() => {
-        const out = net.forward(x);
-        const loss = teskdLoss(out, labels, lossOpts);
-        return {
-          outs: Object.fromEntries(outputsByKey(out)),
-          total: loss.total,
-          terms: loss.terms,
-        };
+        const out = distiller.loss({ x, y: labels });
+        return { outs: out.outputs ?? {}, total: out.total, terms: out.terms };
       });
       for (const key of OUTPUT_KEYS) {
         const t = kept.outs[key];
@@ -233,18 +127,10 @@ export async function checkFixture(fx: Fixture, opts: ParityOptions = {}): Promi
       tally.flush();
     }
     if (sections.has("train")) {
-      await checkTrainSteps(
-        fx,
-        net,
-        x,
-        labels,
-        lossOpts,
-        tally,
-        opts.steps ?? fx.train_steps.length,
-      );
+      await checkTrainSteps(fx, distiller, x, labels, tally, opts.steps ?? fx.train_steps.length);
     }
   } finally {
-    net.dispose();
+    distiller.dispose();
     tf.dispose([x, labels]);
   }
   return { name, lines: tally.lines, ok: tally.lines.every((l) => l.ok) };
@@ -258,23 +144,28 @@ interface StepResult {
   grads: Map<string, tf.Tensor>;
 }
 
-/** Forward + backward in training mode; gradients keyed by official name (tfjs layout). */
+/**
+ * Forward + backward in training mode through the `teskd` method (a TESKD model, or a distiller);
+ * gradients keyed by official name (tfjs layout).
+ */
 export function trainForwardBackward(
-  net: Teskd,
+  model: Teskd | TeskdDistiller,
   x: tf.Tensor,
   labels: tf.Tensor1D,
-  lossOpts: TeskdLossOptions,
+  cfg: Partial<Omit<TeskdConfig, "name">> = {},
 ): StepResult {
-  net.train();
-  const params = net.namedParameters();
+  const distiller = model instanceof TeskdDistiller
+    ? model
+    : new TeskdDistiller(model, resolveMethodConfig({ name: "teskd", ...cfg }) as TeskdConfig);
+  distiller.train(true);
+  const params = distiller.module.trainableParameters();
   let outputs = new Map<string, tf.Tensor>();
   let terms: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
-    const out = net.forward(x);
-    const loss = teskdLoss(out, labels, lossOpts);
-    outputs = new Map([...outputsByKey(out)].map(([k, t]) => [k, tf.keep(t)]));
-    terms = Object.fromEntries(Object.entries(loss.terms).map(([k, t]) => [k, tf.keep(t)]));
-    return loss.total;
+    const out = distiller.loss({ x: x as tf.Tensor4D, y: labels });
+    outputs = new Map(Object.entries(out.outputs ?? {}).map(([k, t]) => [k, tf.keep(t)]));
+    terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, tf.keep(t)]));
+    return out.total;
   }, params.map((p) => p.variable));
   const byName = new Map<string, tf.Tensor>();
   for (const p of params) {
@@ -287,14 +178,14 @@ export function trainForwardBackward(
 
 async function checkTrainSteps(
   fx: Fixture,
-  net: Teskd,
+  distiller: TeskdDistiller,
   x: tf.Tensor,
   labels: tf.Tensor1D,
-  lossOpts: TeskdLossOptions,
   tally: Tally,
   steps: number,
 ): Promise<void> {
-  const params = net.namedParameters();
+  const net = distiller.module;
+  const params = net.trainableParameters();
   const byName = new Map<string, NamedTensor>(params.map((p) => [p.name, p]));
   const sgd = new SGD(params, {
     lr: fx.hyper.lr,
@@ -306,7 +197,7 @@ async function checkTrainSteps(
     for (let k = 0; k < Math.min(steps, fx.train_steps.length); k++) {
       const ref = fx.train_steps[k];
       const p = `train_steps[${k}]`;
-      const r = trainForwardBackward(net, x, labels, lossOpts);
+      const r = trainForwardBackward(distiller, x, labels);
       try {
         for (const [key, refOut] of Object.entries(ref.outputs)) {
           const t = r.outputs.get(key);

@@ -7,8 +7,17 @@
  */
 import { initBackend } from "../backend/mod.ts";
 import type { BackendRequest } from "../backend/mod.ts";
-import { checkFixture, formatLine, type Section, SECTIONS } from "./check.ts";
-import { loadFixture } from "./fixture.ts";
+import {
+  checkFixture,
+  type CheckLine,
+  formatLine,
+  type ParityOptions,
+  type ParityReport,
+  type Section,
+  SECTIONS,
+} from "./check.ts";
+import { parseFixture } from "./fixture.ts";
+import { checkKdFixture, isKdFixture } from "./kd_check.ts";
 
 /** Parsed command line. */
 export interface ParityArgs {
@@ -52,6 +61,41 @@ export function parseParityArgs(args: string[]): ParityArgs {
   return out;
 }
 
+/**
+ * Checks a fixture file of either kind: the TESKD fixtures (a `network` field) or the KD methods'
+ * (a `method` and a `student` field).
+ *
+ * @param describe told what the case is before it runs
+ */
+export async function checkAnyFixture(
+  path: string,
+  opts: ParityOptions,
+  describe: (what: string) => void = () => {},
+): Promise<ParityReport> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`cannot read fixture ${path}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (isKdFixture(raw)) {
+    const pair = raw.student && raw.teacher
+      ? `${raw.teacher} → ${raw.student}`
+      : raw.student ?? raw.teacher;
+    describe(`${raw.method}, ${pair}, batch ${raw.batch}`);
+    return await checkKdFixture(raw, opts);
+  }
+  const fx = parseFixture(text, path);
+  describe(`${fx.network}, ${fx.num_classes} classes, batch ${fx.batch}`);
+  return await checkFixture(fx, opts);
+}
+
 if (import.meta.main) {
   let args: ParityArgs;
   try {
@@ -67,14 +111,13 @@ if (import.meta.main) {
   console.log(`backend: ${info.name} (${info.reason})`);
   let ok = true;
   for (const f of args.files) {
-    const fx = await loadFixture(f);
-    console.log(`== ${f}: ${fx.network}, ${fx.num_classes} classes, batch ${fx.batch}`);
     const t0 = performance.now();
-    const report = await checkFixture(fx, {
+    const opts = {
       sections: args.sections,
       steps: args.steps,
-      log: (l) => console.log(formatLine(l)),
-    });
+      log: (l: CheckLine) => console.log(formatLine(l)),
+    };
+    const report = await checkAnyFixture(f, opts, (what) => console.log(`== ${f}: ${what}`));
     console.log(
       `== ${report.ok ? "PASS" : "FAIL"} ${report.name} (${
         ((performance.now() - t0) / 1000).toFixed(1)

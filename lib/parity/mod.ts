@@ -1,5 +1,6 @@
 /**
- * Parity with the official PyTorch TESKD: fixture generator, metrics and checker.
+ * Parity with the official PyTorch code (TESKD, and the SimKD toolbox's KD methods): fixture
+ * generator, metrics and the two checkers.
  *
  * @module
  */
@@ -7,3 +8,5 @@ export * from "./generate.ts";
 export * from "./fixture.ts";
 export * from "./metrics.ts";
 export * from "./check.ts";
+export { type CheckLine, compareSummaries, formatLine, Tally, tol } from "./tally.ts";
+export * from "./kd_check.ts";

@@ -14,12 +14,13 @@
  * ```ts
  * await saveCheckpoint("out/last.safetensors", model, { optimizer, epoch: 3, step: 1173 });
  * const info = await loadCheckpoint("out/last.safetensors", model, { optimizer });
- * await exportTeacher("out/teacher.safetensors", model); // deployable: students stripped
+ * await exportDeployed("out/deployed.safetensors", distiller); // what the method deploys
  * ```
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Distiller } from "../distill/distiller.ts";
 import type { Module, NamedTensor } from "../nn/module.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import {
@@ -37,22 +38,6 @@ export const MOMENTUM_PREFIX = "optimizer.momentum_buffer.";
 
 /** Value of the `format` metadata key. */
 export const CHECKPOINT_FORMAT = "teskd.checkpoint.v1";
-
-/** Prefixes of the student modules: everything else is the deployable teacher. */
-export const STUDENT_PREFIXES: readonly string[] = [
-  "laterals.",
-  "upsample.",
-  "fuse_",
-  "downsample1.",
-  "downsample2.",
-  "downsample3.",
-  "fc_b",
-];
-
-/** True when a state-dict name belongs to a student (dropped when the teacher is exported). */
-export function isStudentTensor(name: string): boolean {
-  return STUDENT_PREFIXES.some((p) => name.startsWith(p));
-}
 
 /** The optimizer settings recorded in a checkpoint (informative: the config decides on resume). */
 export interface OptimizerInfo {
@@ -196,23 +181,30 @@ export async function saveCheckpoint(
 }
 
 /**
- * Writes the deployable teacher alone: the state dict without the student modules
- * ({@link STUDENT_PREFIXES}), no optimizer state. Loads into the bare backbone, here or in PyTorch.
+ * Writes the network a method deploys (`distiller.deployed()`: TESKD's teacher without its students,
+ * KD's student, SimKD's student + projector + teacher classifier) under its official names, no
+ * optimizer state. It loads back with `loadStateDictFile` into the same network, here or in PyTorch.
  *
  * @param path target file
- * @param model the TESKD model (or any model: non-student names are kept)
+ * @param distiller the trained method
  * @param metadata extra metadata strings
  */
-export async function exportTeacher(
+export async function exportDeployed(
   path: string,
-  model: Module,
+  distiller: Distiller,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const { tensors } = await checkpointEntries(model, { epoch: 0, step: 0 });
-  for (const name of [...tensors.keys()]) if (isStudentTensor(name)) tensors.delete(name);
+  const deployed = distiller.deployed();
+  const { tensors } = await checkpointEntries(deployed.module, { epoch: 0, step: 0 });
   await writeFileAtomic(
     path,
-    serializeSafetensors(tensors, { format: CHECKPOINT_FORMAT, content: "teacher", ...metadata }),
+    serializeSafetensors(tensors, {
+      format: CHECKPOINT_FORMAT,
+      content: "deployed",
+      method: distiller.method,
+      description: deployed.description,
+      ...metadata,
+    }),
   );
 }
 

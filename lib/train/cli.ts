@@ -1,15 +1,18 @@
 /**
  * Headless training: `deno task train --config <file.json> [--out <dir>] [--epochs <n>] [--resume]`.
  *
- * The JSON file holds {@link TrainConfig} fields (all optional; the defaults are the official recipe).
- * Progress goes to stderr; the output directory receives `config.json`, `last.safetensors` (after every
- * epoch, atomically), `history.json` (per-epoch records), `teacher.safetensors` (the deployable
- * teacher, students stripped) and `results.json` (final and best teacher accuracy). Ctrl-C stops
- * between steps; `--resume` continues from `last.safetensors`.
+ * The JSON file holds a {@link TrainConfig} (`data`, `model`, `method`, `optim`, `schedule`, …; every
+ * field optional, the defaults are the method's official recipe), for any method. Progress goes to
+ * stderr; the output directory receives `config.json`, `last.safetensors` (after every epoch,
+ * atomically), `history.json` (per-epoch records), `deployed.safetensors` (the network the method
+ * deploys: TESKD's teacher, KD's student, SimKD's student + projector + teacher classifier) and
+ * `results.json` (final and best accuracy of the deployed network). Ctrl-C stops between steps;
+ * `--resume` continues from `last.safetensors`, refusing a config that differs from the checkpoint's
+ * (except for more epochs).
  *
  * @example
  * ```sh
- * echo '{"dataset": "synthetic", "epochs": 3, "widthMultiplier": 0.125}' > small.json
+ * echo '{"data": {"dataset": "synthetic"}, "schedule": {"epochs": 3}, "model": {"widthMultiplier": 0.125}}' > small.json
  * deno task train --config small.json --out runs/small
  * ```
  *
@@ -18,27 +21,31 @@
 import { join } from "node:path";
 import { initBackend } from "../backend/mod.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { exportTeacher } from "./checkpoint.ts";
-import { resolveTrainConfig, type TrainConfig } from "./config.ts";
+import { exportDeployed, readCheckpointInfo } from "./checkpoint.ts";
+import { configDiff, resolveTrainConfig, type TrainConfig } from "./config.ts";
 import { createExperiment } from "./experiment.ts";
 import { type EpochRecord, type StepInfo, Trainer } from "./trainer.ts";
 import { exists } from "../io/exists.ts";
 
 /** Summary written to `results.json`. */
 export interface TrainResults {
-  /** Teacher top-1 (%) after the last epoch. */
-  finalTeacherTop1: number;
-  /** Best teacher top-1 (%) over all epochs, and its epoch. */
-  bestTeacherTop1: number;
-  /** Epoch (0-based) of {@link bestTeacherTop1}. */
+  /** The method. */
+  method: string;
+  /** The head the method deploys (e.g. "teacher" for TESKD, "student" for KD). */
+  deployedHead: string;
+  /** Top-1 (%) of the deployed network after the last epoch. */
+  finalTop1: number;
+  /** Best top-1 (%) of the deployed network over all epochs (the toolbox reports this one). */
+  bestTop1: number;
+  /** Epoch (0-based) of {@link bestTop1}. */
   bestEpoch: number;
   /**
-   * Best teacher top-1 (%) from the last milestone on (epoch ≥ 150 in the recipe): what the official
-   * log reports as its result. Undefined when training stopped before that epoch.
+   * Best top-1 (%) from the last learning-rate milestone on (epoch ≥ 150 in the TESKD recipe): what
+   * the official TESKD log reports. Undefined when training stopped before that epoch.
    */
-  officialBestTeacherTop1?: number;
+  bestAfterLastMilestoneTop1?: number;
   /** Top-1 (%) of every head after the last epoch. */
-  finalTop1: Record<string, number>;
+  finalTop1ByHead: Record<string, number>;
   /** Epochs completed. */
   epochs: number;
   /** Total training seconds (evaluation excluded). */
@@ -71,17 +78,23 @@ export async function runTraining(
   const log = opts.log ?? ((line: string) => console.error(line));
   const backend = await initBackend(config.backend);
   log(`backend: ${backend.name} (${backend.reason})`);
-  await Deno.mkdir(config.outDir, { recursive: true });
   const writeJson = (name: string, value: unknown) =>
     writeFileAtomic(join(config.outDir, name), [
       new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"),
     ]);
-  await writeJson("config.json", config);
+  const last = join(config.outDir, "last.safetensors");
+  if (opts.resume && (await exists(last))) await checkResumable(last, config);
   const exp = await createExperiment(config);
   try {
+    // Only once the run can start: a run that fails to start leaves no folder behind.
+    await Deno.mkdir(config.outDir, { recursive: true });
+    await writeJson("config.json", config);
+    const teacher = config.model.teacher ? ` from ${config.model.teacher.network}` : "";
     log(
-      `${config.method} ${config.network} on ${config.dataset}: ${exp.model.parameterCount()} parameters, ` +
-        `${exp.data.size} training / ${exp.evalData.size} test images, ${exp.data.batchesPerEpoch} steps per epoch`,
+      `${config.method.name}: ${config.model.network}${teacher} on ${config.data.dataset}, ` +
+        `${exp.distiller.module.trainableParameters().reduce((n, p) => n + p.variable.size, 0)} ` +
+        `trained parameters, ${exp.data.size} training / ${exp.evalData.size} test images, ` +
+        `${exp.data.batchesPerEpoch} steps per epoch`,
     );
     let lastLine = 0;
     const every = (opts.progressEvery ?? 10) * 1000;
@@ -93,7 +106,9 @@ export async function runTraining(
         if (now - lastLine < every) return;
         lastLine = now;
         log(
-          `epoch ${s.epoch + 1}/${config.epochs} step ${s.step + 1}/${s.batchesPerEpoch ?? "?"} ` +
+          `epoch ${s.epoch + 1}/${config.schedule.epochs} step ${s.step + 1}/${
+            s.batchesPerEpoch ?? "?"
+          } ` +
             `loss ${s.loss.toFixed(4)} lr ${s.lr.toPrecision(3)} ${
               s.imagesPerSecond.toFixed(1)
             } img/s`,
@@ -103,7 +118,7 @@ export async function runTraining(
         await writeJson("history.json", trainer.history);
         const acc = Object.entries(r.eval).map(([h, a]) => `${h} ${a.top1.toFixed(2)}%`).join(", ");
         log(
-          `epoch ${r.epoch + 1}/${config.epochs} loss ${r.loss.toFixed(4)} lr ${
+          `epoch ${r.epoch + 1}/${config.schedule.epochs} loss ${r.loss.toFixed(4)} lr ${
             r.lr.toPrecision(3)
           } ` +
             `test top-1: ${acc} (${r.imagesPerSecond.toFixed(1)} img/s, ${
@@ -113,23 +128,21 @@ export async function runTraining(
         await opts.onEpoch?.(r);
       },
     });
-    const last = join(config.outDir, "last.safetensors");
     if (opts.resume && (await exists(last))) {
       await trainer.resume(last);
       log(`resumed from ${last} at epoch ${trainer.epoch + 1}`);
     }
     await trainer.fit({ signal: opts.signal });
-    await exportTeacher(join(config.outDir, "teacher.safetensors"), exp.model, {
-      network: config.network,
+    await exportDeployed(join(config.outDir, "deployed.safetensors"), exp.distiller, {
+      network: config.model.network,
       numClasses: String(exp.numClasses),
     });
     const results = summarize(trainer.history, config);
     await writeJson("results.json", results);
     log(
-      `done: final teacher top-1 ${results.finalTeacherTop1.toFixed(2)}%, best ${
-        results.bestTeacherTop1.toFixed(2)
-      }% ` +
-        `(epoch ${results.bestEpoch + 1}); outputs in ${config.outDir}`,
+      `done: ${results.deployedHead} top-1 final ${results.finalTop1.toFixed(2)}%, best ${
+        results.bestTop1.toFixed(2)
+      }% (epoch ${results.bestEpoch + 1}); outputs in ${config.outDir}`,
     );
     return { history: trainer.history, results };
   } finally {
@@ -137,23 +150,82 @@ export async function runTraining(
   }
 }
 
-/** Final and best teacher accuracy of a history. */
+/**
+ * Refuses to resume from a checkpoint whose config differs from `config` in anything but a larger
+ * number of epochs (the same run, trained longer).
+ */
+async function checkResumable(path: string, config: TrainConfig): Promise<void> {
+  const info = await readCheckpointInfo(path);
+  if (info.config === undefined) return;
+  let saved: TrainConfig;
+  try {
+    saved = resolveTrainConfig(info.config, `${path} (its config)`);
+  } catch (e) {
+    throw new Error(`cannot resume from ${path}: ${(e as Error).message}`);
+  }
+  const grown = config.schedule.epochs >= saved.schedule.epochs;
+  const diff = configDiff(saved, config).filter((f) => !(f === "schedule.epochs" && grown));
+  if (diff.length > 0) {
+    throw new Error(
+      `cannot resume from ${path}: the config differs from the checkpoint's in ${
+        diff.join(", ")
+      } ` +
+        `(only schedule.epochs may grow); use another --out, or the checkpoint's config`,
+    );
+  }
+}
+
+/** Final and best accuracy of the deployed head over a history. */
 export function summarize(history: EpochRecord[], config: TrainConfig): TrainResults {
   if (history.length === 0) throw new Error("summarize: the history is empty");
-  const top1 = (r: EpochRecord) => r.eval.teacher?.top1 ?? NaN;
+  const head = history[0].deployedHead;
+  const top1 = (r: EpochRecord) => r.eval[head]?.top1 ?? NaN;
   let best = history[0];
   for (const r of history) if (top1(r) > top1(best)) best = r;
-  const from = config.schedule === "multistep" ? (config.milestones.at(-1) ?? 0) : 0;
+  const s = config.schedule;
+  const from = s.kind === "multistep" ? (s.milestones.at(-1) ?? 0) : 0;
   const late = history.filter((r) => r.epoch >= from);
   const last = history[history.length - 1];
   return {
-    finalTeacherTop1: top1(last),
-    bestTeacherTop1: top1(best),
+    method: config.method.name,
+    deployedHead: head,
+    finalTop1: top1(last),
+    bestTop1: top1(best),
     bestEpoch: best.epoch,
-    ...(late.length > 0 ? { officialBestTeacherTop1: Math.max(...late.map(top1)) } : {}),
-    finalTop1: Object.fromEntries(Object.entries(last.eval).map(([h, a]) => [h, a.top1])),
+    ...(late.length > 0 ? { bestAfterLastMilestoneTop1: Math.max(...late.map(top1)) } : {}),
+    finalTop1ByHead: Object.fromEntries(Object.entries(last.eval).map(([h, a]) => [h, a.top1])),
     epochs: history.length,
-    trainSeconds: history.reduce((s, r) => s + r.trainSeconds, 0),
+    trainSeconds: history.reduce((sum, r) => sum + r.trainSeconds, 0),
+  };
+}
+
+/** Reads a config file and applies `--out` and `--epochs` to it; empty and `null` files are errors. */
+async function readConfigFile(
+  path: string,
+  a: { out?: string; epochs?: number },
+): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`cannot read config ${path}: ${(e as Error).message}`);
+  }
+  if (text.trim() === "") {
+    throw new Error(`${path} is empty: a config is a JSON object (give {} for every default)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw; // resolve says why
+  const cfg = raw as Record<string, unknown>;
+  const schedule = (cfg.schedule ?? {}) as Record<string, unknown>;
+  return {
+    ...cfg,
+    ...(a.out ? { outDir: a.out } : {}),
+    ...(a.epochs ? { schedule: { ...schedule, epochs: a.epochs } } : {}),
   };
 }
 
@@ -204,20 +276,7 @@ export async function main(
   let listening = false;
   try {
     const a = parseArgs(args);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await Deno.readTextFile(a.config));
-    } catch (e) {
-      throw new Error(`cannot read config ${a.config}: ${(e as Error).message}`);
-    }
-    const cfg = resolveTrainConfig(
-      {
-        ...(raw as object),
-        ...(a.out ? { outDir: a.out } : {}),
-        ...(a.epochs ? { epochs: a.epochs } : {}),
-      },
-      a.config,
-    );
+    const cfg = resolveTrainConfig(await readConfigFile(a.config, a), a.config);
     if (opts.signal === undefined) {
       Deno.addSignalListener("SIGINT", onSigint);
       listening = true;

@@ -1,40 +1,38 @@
 /**
- * Builds everything a run needs from a {@link TrainConfig}: the model (TESKD with its students, or the
- * teacher alone for the baseline), the loss, the heads to score, and the training and test data.
- * Notebooks and the CLI build runs the same way.
+ * Builds everything a run needs from a {@link TrainConfig}: the networks (the student; the frozen
+ * teacher of a teacher→student method, loaded from its checkpoint or handed over in memory), the
+ * method's distiller, and the training and test data. Notebooks, the CLI and ablations build runs the
+ * same way; nothing here names a method.
  *
  * @example
  * ```ts
- * const exp = await createExperiment(resolveTrainConfig({ dataset: "synthetic", epochs: 2 }));
- * const trainer = new Trainer({ ...exp.trainerOptions(), onEpoch: console.log });
- * await trainer.fit();
- * exp.close();
+ * const teacher = await loadTeacher("resnet32x4", "resnet32x4_best.pth");
+ * const run = await createExperiment({ method: { name: "simkd", factor: 2 }, student: "resnet8x4", teacher });
+ * await new Trainer(run.trainerOptions()).fit();
+ * run.close();
  * ```
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import { loadCifar } from "../data/cifar.ts";
 import type { DataLoader } from "../data/loader.ts";
 import { cifarLoader } from "../data/presets.ts";
 import { generateSynthetic } from "../data/synthetic.ts";
 import type { ImageSet } from "../data/types.ts";
-import { teskdLoss } from "../losses/teskd.ts";
-import type { Teskd, TeskdOutput } from "../models/teskd.ts";
-import { createTeskd } from "../models/zoo.ts";
-import type { TrainConfig } from "./config.ts";
-import type { LossResult, TrainerOptions } from "./trainer.ts";
+import type { Distiller } from "../distill/distiller.ts";
+import { buildDistiller, getMethod } from "../distill/registry.ts";
+import { loadTeacher } from "../distill/teacher.ts";
+import type { Network } from "../models/network.ts";
+import { createNetwork } from "../models/registry.ts";
+import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from "./config.ts";
+import type { TrainerOptions } from "./trainer.ts";
 
 /** A run's parts, ready for a {@link Trainer}. */
 export interface Experiment {
   /** The resolved configuration. */
   config: TrainConfig;
-  /** The model (for the baseline: the teacher with no student attached). */
-  model: Teskd;
-  /** The loss of the method. */
-  loss: (out: TeskdOutput, labels: tf.Tensor1D) => LossResult;
-  /** The teacher and each attached student, by name ("teacher", "8x8", "16x16", "32x32"). */
-  heads: (out: TeskdOutput) => Record<string, tf.Tensor2D>;
+  /** The method built for the run's networks. */
+  distiller: Distiller;
   /** Training batches (shuffled and augmented per epoch from the seed). */
   data: DataLoader;
   /** Test batches (in order, not augmented). */
@@ -42,82 +40,95 @@ export interface Experiment {
   /** Number of classes. */
   numClasses: number;
   /** The options of a {@link Trainer} for this run (add callbacks as needed). */
-  trainerOptions(): TrainerOptions<TeskdOutput>;
-  /** Stops the data workers and frees the model. */
+  trainerOptions(): TrainerOptions;
+  /** Stops the data workers and frees the networks (an in-memory teacher stays with its owner). */
   close(): void;
 }
 
-/** Logits of the teacher and of every student present in the output. */
-export function teskdHeads(out: TeskdOutput): Record<string, tf.Tensor2D> {
-  const heads: Record<string, tf.Tensor2D> = { teacher: out.teacher.logits as tf.Tensor2D };
-  for (const [level, s] of Object.entries(out.students)) {
-    if (s !== undefined) heads[level] = s.logits as tf.Tensor2D;
-  }
-  return heads;
+/** A config, plus two notebook shorthands. */
+export interface ExperimentInput extends TrainConfigInput {
+  /** Shorthand for `model.network`: the network being trained. */
+  student?: string;
+  /** A teacher already in memory (e.g. from {@link loadTeacher}); it is frozen and used as it is. */
+  teacher?: Network;
 }
 
 /**
- * Loads the data and builds the model of a run.
+ * Loads the data and builds the networks and the method of a run.
  *
- * @throws Error when the data cannot be found (CIFAR without `download`) or a setting is impossible
+ * @param input a resolved config, or any part of one (resolved here, see {@link resolveTrainConfig})
+ * @throws Error when the data or the teacher's checkpoint cannot be found, or a setting is impossible
  */
-export async function createExperiment(config: TrainConfig): Promise<Experiment> {
+export async function createExperiment(
+  input: TrainConfig | ExperimentInput,
+  source = "experiment",
+): Promise<Experiment> {
+  const { student, teacher: given, ...rest } = input as ExperimentInput;
+  const partial: TrainConfigInput = { ...rest };
+  if (student !== undefined) partial.model = { ...partial.model, network: student };
+  if (given !== undefined) {
+    partial.model = {
+      ...partial.model,
+      teacher: { network: given.arch, ...partial.model?.teacher },
+    };
+  }
+  const config = resolveTrainConfig(partial, source);
+  const method = getMethod(config.method.name);
   const [train, test] = await loadSets(config);
   const numClasses = train.numClasses;
-  const model = createTeskd(config.network, {
+  let teacher: Network | undefined;
+  if (method.needsTeacher) {
+    teacher = given ?? await configuredTeacher(config, numClasses);
+    if (teacher.numClasses !== numClasses) {
+      throw new Error(
+        `${source}: the teacher has ${teacher.numClasses} classes, the data set ${numClasses}`,
+      );
+    }
+  }
+  const studentNet = createNetwork(config.model.network, {
     numClasses,
     seed: config.seed,
-    widthMultiplier: config.widthMultiplier,
-    fusion: config.fusion,
-    levels: config.method === "baseline" ? [] : config.levels,
+    widthMultiplier: config.model.widthMultiplier,
   });
-  const lossOpts = config.method === "baseline"
-    ? { ceWeight: 1 } // the paper's baseline: plain cross-entropy
-    : {
-      ceWeight: config.ce,
-      kdWeight: config.kd,
-      feaWeight: config.fea,
-      temperature: config.temperature,
-      detachTeacher: config.detachTeacher,
-    };
-  const loss = (out: TeskdOutput, labels: tf.Tensor1D): LossResult =>
-    teskdLoss(out, labels, lossOpts);
+  // The method's own modules draw from their own stream, so they never change the student's weights.
+  const distiller = buildDistiller(config.method, {
+    student: studentNet,
+    teacher,
+    inputSize: train.height,
+    seed: config.seed + 1,
+  });
   const loader = (set: ImageSet, trainSplit: boolean) =>
     cifarLoader(set, {
       train: trainSplit,
       seed: config.seed,
-      batchSize: trainSplit ? config.batchSize : config.evalBatchSize,
-      workers: config.workers,
+      batchSize: trainSplit ? config.data.batchSize : config.data.evalBatchSize,
+      workers: config.data.workers,
     });
   const data = loader(train, true);
   const evalData = loader(test, false);
   return {
     config,
-    model,
-    loss,
-    heads: teskdHeads,
+    distiller,
     data,
     evalData,
     numClasses,
     trainerOptions: () => ({
-      model,
-      loss,
-      heads: teskdHeads,
+      distiller,
       data,
       evalData,
       optimizer: {
-        momentum: config.momentum,
-        nesterov: config.nesterov,
-        weightDecay: config.weightDecay,
+        momentum: config.optim.momentum,
+        nesterov: config.optim.nesterov,
+        weightDecay: config.optim.weightDecay,
       },
       schedule: {
-        kind: config.schedule,
-        baseLr: config.lr,
-        epochs: config.epochs,
-        milestones: config.milestones,
-        gamma: config.gamma,
-        warmupEpochs: config.warmupEpochs,
-        perStep: config.perStepSchedule,
+        kind: config.schedule.kind,
+        baseLr: config.optim.lr,
+        epochs: config.schedule.epochs,
+        milestones: config.schedule.milestones,
+        gamma: config.schedule.gamma,
+        warmupEpochs: config.schedule.warmupEpochs,
+        perStep: config.schedule.perStep,
       },
       seed: config.seed,
       config,
@@ -125,34 +136,49 @@ export async function createExperiment(config: TrainConfig): Promise<Experiment>
     close: () => {
       data.close();
       evalData.close();
-      model.dispose();
+      distiller.module.dispose();
+      if (teacher !== undefined && teacher !== given) teacher.dispose();
     },
   };
 }
 
+/** The teacher the config names, loaded from its checkpoint and frozen. */
+async function configuredTeacher(config: TrainConfig, numClasses: number): Promise<Network> {
+  const t = config.model.teacher;
+  if (t === undefined || t.checkpoint === undefined) {
+    throw new Error(
+      `method "${config.method.name}" distills from a pretrained teacher: set model.teacher ` +
+        `(network and checkpoint), or pass a teacher in memory (createExperiment({ teacher }))`,
+    );
+  }
+  return await loadTeacher(t.network, t.checkpoint, {
+    numClasses,
+    widthMultiplier: t.widthMultiplier,
+  });
+}
+
 async function loadSets(config: TrainConfig): Promise<[ImageSet, ImageSet]> {
-  if (config.dataset === "synthetic") {
+  const d = config.data;
+  if (d.dataset === "synthetic") {
+    const s = d.synthetic;
     const common = {
-      numClasses: config.syntheticClasses,
-      difficulty: config.syntheticDifficulty,
-      size: config.syntheticSize,
+      numClasses: s.classes,
+      difficulty: s.difficulty,
+      size: s.size,
       classSeed: config.seed,
     };
     return [
+      subset(generateSynthetic({ ...common, samples: s.train, seed: config.seed }), d.trainSubset),
       subset(
-        generateSynthetic({ ...common, samples: config.syntheticTrain, seed: config.seed }),
-        config.trainSubset,
-      ),
-      subset(
-        generateSynthetic({ ...common, samples: config.syntheticTest, seed: config.seed + 1 }),
-        config.evalSubset,
+        generateSynthetic({ ...common, samples: s.test, seed: config.seed + 1 }),
+        d.evalSubset,
       ),
     ];
   }
-  const opts = { kind: config.dataset, dataDir: config.dataDir, download: config.download };
+  const opts = { kind: d.dataset, dataDir: d.dataDir, download: d.download };
   const train = await loadCifar({ ...opts, split: "train" });
   const test = await loadCifar({ ...opts, split: "test" });
-  return [subset(train, config.trainSubset), subset(test, config.evalSubset)];
+  return [subset(train, d.trainSubset), subset(test, d.evalSubset)];
 }
 
 /** The first `n` images of a set (all when n is 0 or larger than the set). */

@@ -1,10 +1,12 @@
 /**
- * One-stage joint training (TESKD, or the teacher alone for the baseline): SGD over epochs of batches,
- * evaluation of every head (top-1, top-5) after each epoch, a history of per-epoch records,
- * cancellation between steps, NaN/Inf detection, and atomic checkpoints.
+ * Training of any distillation method (a {@link Distiller}: TESKD, KD, SimKD, the baseline, …): SGD
+ * over epochs of batches, evaluation of every head (top-1, top-5) after each epoch, a history of
+ * per-epoch records, cancellation between steps, NaN/Inf detection, and atomic checkpoints. The
+ * trainer names no method: it asks the distiller.
  *
- * The loop, per step: forward in training mode and loss under `tf.variableGrads`, read the loss (the
- * one sync point, which also lets the event loop run for interrupts and progress), refuse a
+ * The loop, per step: the frozen forward passes (a pretrained teacher) outside the gradient tape, the
+ * method's training-mode loss under `tf.variableGrads` over the trainable parameters only, read the
+ * loss (the one sync point, which also lets the event loop run for interrupts and progress), refuse a
  * non-finite loss or gradient, set the scheduled learning rate, SGD step, dispose everything.
  *
  * Choices that differ from the official code, on purpose:
@@ -17,11 +19,11 @@
  * @example
  * ```ts
  * const trainer = new Trainer({
- *   model, loss: (out, y) => teskdLoss(out, y), heads: teskdHeads,
+ *   distiller, // e.g. buildDistiller(resolveMethodConfig("kd"), { student, teacher, inputSize: 32, seed: 0 })
  *   data: trainSource, evalData: testSource,
  *   optimizer: { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
  *   schedule: { kind: "multistep", baseLr: 0.1, epochs: 200 },
- *   onEpoch: (r) => console.log(r.epoch, r.eval.teacher.top1),
+ *   onEpoch: (r) => console.log(r.epoch, r.eval[r.deployedHead].top1),
  * });
  * await trainer.fit();          // interrupt and call fit() again to continue where it stopped
  * ```
@@ -31,6 +33,9 @@
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.ts";
+import type { Distiller, FrozenOutputs } from "../distill/distiller.ts";
+import { crossEntropy } from "../losses/losses.ts";
+import { kernelInterruptSignal } from "../jupyter.ts";
 import type { Module } from "../nn/module.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { learningRate, type ScheduleConfig, validateSchedule } from "./schedule.ts";
@@ -43,23 +48,6 @@ export interface TrainData {
   /** Batches per epoch, when known (needed by per-step schedules and for progress). */
   readonly batchesPerEpoch?: number;
 }
-
-/** A module with a forward pass producing outputs of type `O`. */
-export type TrainableModel<O> = Module & { forward(x: tf.Tensor): O };
-
-/** Loss of a batch: the total to minimise and named terms to log. */
-export interface LossResult {
-  /** What is minimised. */
-  total: tf.Scalar;
-  /** Named parts (e.g. ce, kd, fea), logged as epoch averages. */
-  terms: Record<string, tf.Scalar>;
-}
-
-/** Computes the loss from the model's outputs and the int32 labels. */
-export type LossFn<O> = (outputs: O, labels: tf.Tensor1D) => LossResult;
-
-/** Names the heads to score: logits `[batch, classes]` by head name (e.g. teacher, 8x8, 16x16). */
-export type HeadsFn<O> = (outputs: O) => Record<string, tf.Tensor2D>;
 
 /** Accuracy of one head, in percent. */
 export interface HeadAccuracy {
@@ -83,7 +71,9 @@ export interface EpochRecord {
   trainTop1: Record<string, number>;
   /** Evaluation accuracy of each head (empty without evaluation data). */
   eval: Record<string, HeadAccuracy>;
-  /** Mean total loss on the evaluation data (inference mode), when evaluated. */
+  /** The head the method deploys (the run's result): a key of `eval` and `trainTop1`. */
+  deployedHead: string;
+  /** Mean cross-entropy of the deployed head on the evaluation data, when evaluated. */
   evalLoss?: number;
   /** Training images seen. */
   images: number;
@@ -141,13 +131,9 @@ export class NonFiniteLossError extends Error {
 }
 
 /** Options of {@link Trainer}. */
-export interface TrainerOptions<O> {
-  /** The model (its parameters are trained, its buffers follow BatchNorm). */
-  model: TrainableModel<O>;
-  /** The loss of a batch. */
-  loss: LossFn<O>;
-  /** The heads to score. */
-  heads: HeadsFn<O>;
+export interface TrainerOptions {
+  /** What is trained: a method built for its networks (`buildDistiller`, or `customDistiller`). */
+  distiller: Distiller;
   /** Training data. */
   data: TrainData;
   /** Evaluation data (scored after every epoch when given). */
@@ -180,16 +166,6 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-/** Symbol under which the teskd kernel exposes a getter returning the running cell's AbortSignal. */
-export const KERNEL_INTERRUPT_SIGNAL = Symbol.for("teskd.kernel.interruptSignal");
-
-/** The kernel's interrupt signal for the current cell, when there is one (never imports the kernel). */
-export function kernelInterruptSignal(): AbortSignal | undefined {
-  const g = (globalThis as unknown as Record<symbol, unknown>)[KERNEL_INTERRUPT_SIGNAL];
-  const v = typeof g === "function" ? (g as () => unknown)() : g;
-  return v instanceof AbortSignal ? v : undefined;
-}
-
 /** What one step measured. */
 interface StepResult {
   total: number;
@@ -211,28 +187,34 @@ interface EpochProgress {
   trainSeconds: number;
 }
 
-/** Trains a model; see the module documentation. */
-export class Trainer<O> {
-  /** The model being trained. */
-  readonly model: TrainableModel<O>;
-  /** The optimizer. */
+/** Trains a distiller; see the module documentation. */
+export class Trainer {
+  /** What is trained. */
+  readonly distiller: Distiller;
+  /** The optimizer (over the distiller's trainable parameters only). */
   readonly optimizer: SGD;
   /** One record per completed epoch. */
   readonly history: EpochRecord[] = [];
-  readonly #opts: TrainerOptions<O>;
+  readonly #opts: TrainerOptions;
   #epoch = 0;
   #step = 0;
   #progress: EpochProgress | undefined;
   #running = false;
 
-  /** @param opts model, loss, data, optimizer, schedule and callbacks */
-  constructor(opts: TrainerOptions<O>) {
+  /** @param opts distiller, data, optimizer, schedule and callbacks */
+  constructor(opts: TrainerOptions) {
     validateSchedule(opts.schedule);
     this.#opts = opts;
-    this.model = opts.model;
-    this.optimizer = opts.optimizer instanceof SGD
-      ? opts.optimizer
-      : new SGD(opts.model.namedParameters(), { ...opts.optimizer, lr: opts.schedule.baseLr });
+    this.distiller = opts.distiller;
+    this.optimizer = opts.optimizer instanceof SGD ? opts.optimizer : new SGD(
+      opts.distiller.module.trainableParameters(),
+      { ...opts.optimizer, lr: opts.schedule.baseLr },
+    );
+  }
+
+  /** The checkpointed module of the distiller (what is trained). */
+  get model(): Module {
+    return this.distiller.module;
   }
 
   /** Completed epochs (the 0-based index of the next epoch). */
@@ -278,7 +260,7 @@ export class Trainer<O> {
       }
     } finally {
       this.#running = false;
-      this.model.train(true);
+      this.distiller.train(true);
     }
     return this.history;
   }
@@ -328,8 +310,8 @@ export class Trainer<O> {
   }
 
   async #trainEpoch(p: EpochProgress, signal: AbortSignal | undefined): Promise<void> {
-    const { model, data, schedule } = this.#opts;
-    model.train(true);
+    const { distiller, data, schedule } = this.#opts;
+    distiller.train(true);
     let index = 0;
     for await (const batch of data.epoch(p.epoch)) {
       if (index++ < p.batchesDone) continue; // resuming an interrupted epoch: same batches, skip done ones
@@ -372,28 +354,36 @@ export class Trainer<O> {
 
   /** One optimizer step; on any failure nothing is changed (BatchNorm statistics are restored). */
   async #trainStep(batch: Batch, lr: number, p: EpochProgress): Promise<StepResult> {
-    const { model, loss, heads } = this.#opts;
-    const params = model.namedParameters();
-    const buffers = model.namedBuffers();
+    const { distiller } = this.#opts;
+    const params = distiller.module.trainableParameters();
+    const buffers = distiller.module.namedBuffers();
     const saved = buffers.map((b) => b.variable.clone()); // shares data: cheap
     const x = tf.tensor4d(batch.x, [batch.n, batch.height, batch.width, batch.channels]);
     const y = tf.tensor1d(batch.y, "int32");
-    const owned: tf.Tensor[] = [x, y, ...saved];
+    const index = batch.index ? tf.tensor1d(batch.index, "int32") : undefined;
+    const owned: tf.Tensor[] = [x, y, ...(index ? [index] : []), ...saved];
     try {
+      // Frozen modules (a pretrained teacher) run before the tape starts: nothing of theirs is
+      // recorded, and no gradient is computed for them.
+      let frozen: FrozenOutputs | undefined;
+      if (distiller.frozenForward) {
+        frozen = tf.tidy(() =>
+          distiller.frozenForward!(x) as unknown as tf.TensorContainer
+        ) as unknown as FrozenOutputs;
+        owned.push(...collectTensors(frozen));
+      }
       let names: string[] = [];
       let headNames: string[] = [];
       let stats: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const out = model.forward(x);
-        const l = loss(out, y);
-        const hs = heads(out);
+        const l = distiller.loss({ x, y, index }, frozen);
         names = Object.keys(l.terms);
-        headNames = Object.keys(hs);
+        headNames = Object.keys(l.heads);
         // [total, ...terms, ...correct top-1 per head], read back in one transfer
         stats = tf.keep(tf.stack([
           l.total,
           ...names.map((n) => l.terms[n]),
-          ...headNames.map((h) => correct(hs[h], y, 1)),
+          ...headNames.map((h) => correct(l.heads[h], y, 1)),
         ]));
         return l.total;
       }, params.map((q) => q.variable));
@@ -433,9 +423,9 @@ export class Trainer<O> {
     data: TrainData,
     signal: AbortSignal | undefined,
   ): Promise<{ accuracy: Record<string, HeadAccuracy>; loss: number }> {
-    const { model, heads, loss } = this.#opts;
-    const wasTraining = model.training;
-    model.eval();
+    const { distiller } = this.#opts;
+    const wasTraining = distiller.module.training;
+    distiller.train(false);
     const counts: Record<string, [number, number]> = {};
     let n = 0;
     let lossSum = 0;
@@ -447,11 +437,18 @@ export class Trainer<O> {
         const stats = tf.tidy(() => {
           const x = tf.tensor4d(batch.x, [batch.n, batch.height, batch.width, batch.channels]);
           const y = tf.tensor1d(batch.y, "int32");
-          const out = model.forward(x);
-          const hs = heads(out);
+          const hs = distiller.predict(x);
           headNames = Object.keys(hs);
+          const deployed = hs[distiller.deployedHead];
+          if (deployed === undefined) {
+            throw new Error(
+              `Trainer: the method's predict() has no "${distiller.deployedHead}" head (it has ${
+                headNames.join(", ")
+              })`,
+            );
+          }
           return tf.stack([
-            loss(out, y).total,
+            crossEntropy(deployed, y),
             ...headNames.flatMap((h) => [correct(hs[h], y, 1), correct(hs[h], y, 5)]),
           ]);
         });
@@ -466,7 +463,7 @@ export class Trainer<O> {
         n += batch.n;
       }
     } finally {
-      model.train(wasTraining);
+      distiller.train(wasTraining);
     }
     if (n === 0) throw new Error("Trainer: the evaluation data yielded no images");
     const accuracy: Record<string, HeadAccuracy> = {};
@@ -490,6 +487,7 @@ export class Trainer<O> {
       terms: mean(p.termSums),
       trainTop1: mean(p.correctSums, 100),
       eval: ev?.accuracy ?? {},
+      deployedHead: this.distiller.deployedHead,
       ...(ev ? { evalLoss: ev.loss } : {}),
       images: p.images,
       steps: p.batchesDone,
@@ -534,6 +532,14 @@ function correct(logits: tf.Tensor2D, labels: tf.Tensor1D, k: number): tf.Scalar
   const kk = Math.min(k, logits.shape[1]);
   const top = tf.topk(logits, kk).indices;
   return tf.cast(tf.sum(tf.any(tf.equal(top, labels.reshape([-1, 1])), 1)), "float32") as tf.Scalar;
+}
+
+/** Every tensor in a (nested) container of frozen outputs. */
+function collectTensors(c: unknown): tf.Tensor[] {
+  if (c instanceof tf.Tensor) return [c];
+  if (Array.isArray(c)) return c.flatMap(collectTensors);
+  if (typeof c === "object" && c !== null) return Object.values(c).flatMap(collectTensors);
+  return [];
 }
 
 function describe(total: number, terms: Record<string, number>): string {

@@ -12,7 +12,7 @@ import {
   resetPlotlyEmbedding,
   teacherVsStudents,
 } from "../../lib/analysis/mod.ts";
-import { makeHistory } from "./fixture.ts";
+import { makeHistory, makeOneHeadHistory } from "./fixture.ts";
 
 type Fig = { data: Record<string, unknown>[]; layout: Record<string, unknown>; config: unknown };
 
@@ -111,9 +111,32 @@ Deno.test("standard figures from a history", () => {
   assert.ok(best8 > h[5].eval["8x8"].top1, "fixture: best differs from final");
   assert.throws(() => teacherVsStudents([]), /history is empty/);
 
-  const runs = compareRuns({ baseline: makeHistory(4), teskd: makeHistory(4, 2) }).toJSON();
-  assert.deepEqual(runs.data.map((t) => t.name), ["baseline", "teskd"]);
+  const runs = compareRuns({ a: makeHistory(4), b: makeHistory(4, 2) }).toJSON();
+  assert.deepEqual(runs.data.map((t) => t.name), ["a", "b"]);
   assert.deepEqual(runs.data[1].y, makeHistory(4, 2).map((r) => r.eval.teacher.top1));
+  assert.deepEqual(runs.layout.title, { text: "teacher top-1 (%) by run" });
   assert.throws(() => compareRuns({ a: h }, { head: "4x4" }), /run "a" has no head "4x4"/);
   assert.throws(() => lossCurves([{ epoch: 0 } as never]), /history\[0\] is not an epoch record/);
+});
+
+Deno.test("figures follow each run's deployed head, whatever the method", () => {
+  const base = makeOneHeadHistory(4); // deploys "model"; its "aux" head scores higher
+  const teskd = makeHistory(4, 2); // deploys "teacher"
+  const runs = compareRuns({ baseline: base, teskd }).toJSON();
+  assert.deepEqual(runs.data[0].y, base.map((r) => r.eval.model.top1));
+  assert.deepEqual(runs.data[1].y, teskd.map((r) => r.eval.teacher.top1));
+  assert.deepEqual(runs.layout.title, { text: "deployed head top-1 (%) by run" });
+  // an explicit head is taken from every run
+  const aux = compareRuns({ a: base, b: makeOneHeadHistory(4, "student") }, { head: "aux" });
+  assert.deepEqual(aux.toJSON().data[1].y, [95, 95, 95, 95]);
+  const unnamed = base.map((r) => ({ ...r, deployedHead: undefined as unknown as string }));
+  assert.throws(() => compareRuns({ old: unnamed }), /run "old" does not say which head/);
+  assert.equal(compareRuns({ old: unnamed }, { head: "model" }).data.length, 1);
+
+  const bars = teacherVsStudents(base).toJSON();
+  assert.deepEqual(bars.data[0].x, ["aux", "model"]);
+  const colors = (bars.data[0].marker as { color: string[] }).color;
+  assert.equal(colors[1], "#3367d6", "the deployed head is highlighted");
+  assert.notEqual(colors[0], "#3367d6");
+  assert.match(String((bars.layout.title as { text: string }).text), /model deployed/);
 });

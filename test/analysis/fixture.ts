@@ -14,6 +14,7 @@ export function makeHistory(epochs: number, offset = 0): EpochRecord[] {
       "8x8": { top1: 28 + e * 4 - (e === epochs - 1 ? 6 : 0), top5: 58 + e * 2 },
       "16x16": { top1: 25 + e * 3, top5: 55 + e * 2 },
     },
+    deployedHead: "teacher",
     evalLoss: 2.5 - e * 0.1,
     images: 5000,
     steps: 40,
@@ -21,6 +22,24 @@ export function makeHistory(epochs: number, offset = 0): EpochRecord[] {
     trainSeconds: 10 + e,
     evalSeconds: 2,
     imagesPerSecond: 500 + e,
+  }));
+}
+
+/**
+ * A history of a one-head method (the baseline's head "model", or a KD method's "student"): heads
+ * `head` and "aux" (an extra head scoring far higher, so a reader that takes anything but the
+ * deployed head is caught).
+ */
+export function makeOneHeadHistory(epochs: number, head = "model"): EpochRecord[] {
+  return makeHistory(epochs).map((r) => ({
+    ...r,
+    terms: { cls: r.terms.ce },
+    trainTop1: { [head]: r.trainTop1.teacher },
+    eval: {
+      aux: { top1: 95, top5: 99 },
+      [head]: { top1: 20 + r.epoch * 3, top5: 50 + r.epoch },
+    },
+    deployedHead: head,
   }));
 }
 

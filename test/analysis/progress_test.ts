@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type DisplayTransport, JUPYTER_DISPLAY, ProgressView } from "../../lib/analysis/mod.ts";
-import { makeHistory, makeStep } from "./fixture.ts";
+import { makeHistory, makeOneHeadHistory, makeStep } from "./fixture.ts";
 
 Deno.test("ProgressView: one display, updated in place, with every quantity", () => {
   const calls: { kind: string; id: string; html: string; text: string }[] = [];
@@ -30,6 +30,29 @@ Deno.test("ProgressView: one display, updated in place, with every quantity", ()
   assert.ok(last.html.includes("2/4"), "epoch 2 of 4");
   assert.equal((last.html.match(/<svg /g) ?? []).length, 2, "loss and accuracy curves");
   assert.match(last.text, /epoch 2\/4 done: loss .* top-1 teacher 34\.00/);
+  assert.match(last.html, /<b>teacher<\/b> <span class="teskd-deployed">\(deployed\)/);
+  assert.equal((last.html.match(/\(deployed\)/g) ?? []).length, 1, "one deployed head");
+
+  // Any method: a one-head run (the baseline's "model") shows its head, marked as deployed.
+  let shown = "";
+  const one = new ProgressView({
+    epochs: 2,
+    updateEveryMs: 0,
+    transport: {
+      display: () => {},
+      update: (_id, v) =>
+        shown = String(
+          (v as Record<symbol, () => Record<string, unknown>>)[JUPYTER_DISPLAY]()["text/html"],
+        ),
+    },
+  });
+  for (const r of makeOneHeadHistory(2)) {
+    one.onStep({ ...makeStep(r.epoch, 0, 1), terms: { cls: 1 } });
+    one.onEpoch(r);
+  }
+  assert.match(shown, /<b>model<\/b> <span class="teskd-deployed">\(deployed\)/);
+  assert.match(shown, /<td>aux<\/td>/);
+  assert.ok(!shown.includes("teacher"), "nothing about a teacher in a run that has none");
 
   // Rate limited: fast steps do not flood the display.
   const slow: string[] = [];

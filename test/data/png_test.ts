@@ -7,7 +7,8 @@ import {
   cifarTrain,
   makeImageBatch,
 } from "../../lib/data/augment.ts";
-import { batchGrid, crc32, encodePng, imageGrid, JUPYTER_DISPLAY } from "../../lib/data/png.ts";
+import { batchGrid, crc32, encodePng, imageGrid } from "../../lib/data/png.ts";
+import { JUPYTER_DISPLAY } from "../../lib/jupyter.ts";
 import { classCounts } from "../../lib/data/stats.ts";
 import { generateSynthetic } from "../../lib/data/synthetic.ts";
 

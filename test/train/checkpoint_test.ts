@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { writeFileAtomic } from "../../lib/train/atomic.ts";
 import {
-  exportTeacher,
+  exportDeployed,
   loadCheckpoint,
   readCheckpointInfo,
   saveCheckpoint,
@@ -12,6 +12,9 @@ import {
 import { decodeToFloat32, parseSafetensors } from "../../lib/train/safetensors.ts";
 import { SGD } from "../../lib/train/sgd.ts";
 import { pseudoRandom, TinyNet } from "./tiny_model.ts";
+import { resolveMethodConfig } from "../../lib/distill/registry.ts";
+import { teskd, type TeskdConfig } from "../../lib/distill/teskd.ts";
+import { createTeacher } from "../../lib/models/zoo.ts";
 
 await initBackend("cpu");
 
@@ -132,7 +135,7 @@ Deno.test("checkpoint: wrong shapes, missing and unexpected names fail clearly a
   const info = await loadCheckpoint(path, teacherOnly, { strict: false });
   assert.equal(info.epoch, 0);
 
-  await exportTeacher(join(dir, "teacher.safetensors"), teacherOnly);
+  await saveCheckpoint(join(dir, "teacher.safetensors"), teacherOnly, { epoch: 0, step: 0 });
   const bigger = new TinyNet({ seed: 3, student: true });
   await assert.rejects(
     () => loadCheckpoint(join(dir, "teacher.safetensors"), bigger),
@@ -149,33 +152,32 @@ Deno.test("checkpoint: wrong shapes, missing and unexpected names fail clearly a
   for (const m of [src, wide, teacherOnly, bigger]) m.dispose();
 });
 
-Deno.test("exportTeacher strips the students; the result loads into the bare teacher", async () => {
+Deno.test("exportDeployed writes what the method deploys: TESKD's teacher, students stripped", async () => {
   const dir = await Deno.makeTempDir();
-  const full = new TinyNet({ seed: 7, student: true });
-  const path = join(dir, "teacher.safetensors");
-  await exportTeacher(path, full);
-  const names = [...parseSafetensors(await Deno.readFile(path)).tensors.keys()].sort();
-  assert.deepEqual(names, [
-    "bn1.bias",
-    "bn1.num_batches_tracked",
-    "bn1.running_mean",
-    "bn1.running_var",
-    "bn1.weight",
-    "conv1.weight",
-    "fc.bias",
-    "fc.weight",
-  ]);
-  const teacher = new TinyNet({ seed: 8 });
-  await loadCheckpoint(path, teacher);
+  const small = { numClasses: 5, widthMultiplier: 1 / 32 };
+  const distiller = teskd.build(
+    { student: createTeacher("cifarresnet18", { ...small, seed: 7 }), inputSize: 8, seed: 8 },
+    resolveMethodConfig("teskd") as TeskdConfig,
+  );
+  const path = join(dir, "deployed.safetensors");
+  await exportDeployed(path, distiller);
+  const file = parseSafetensors(await Deno.readFile(path));
+  const names = [...file.tensors.keys()];
+  assert.equal(file.metadata?.method, "teskd");
+  assert.equal(file.metadata?.content, "deployed");
+  const bare = createTeacher("cifarresnet18", { ...small, seed: 9 });
+  assert.deepEqual(names.sort(), bare.namedTensors().map((t) => t.name).sort());
+  assert.ok(distiller.module.namedTensors().some((t) => t.name.startsWith("fc_b3.")));
+  await loadCheckpoint(path, bare);
   const x = tf.tensor4d(pseudoRandom(2 * 8 * 8 * 3, 4), [2, 8, 8, 3]);
-  full.eval();
-  teacher.eval();
-  const a = tf.tidy(() => full.forward(x).teacher.logits.dataSync());
-  const b = tf.tidy(() => teacher.forward(x).teacher.logits.dataSync());
+  distiller.train(false);
+  bare.eval();
+  const a = tf.tidy(() => distiller.deployed().predict(x).dataSync());
+  const b = tf.tidy(() => bare.forward(x).logits.dataSync());
   assert.deepEqual(b, a);
   x.dispose();
-  full.dispose();
-  teacher.dispose();
+  distiller.dispose();
+  bare.dispose();
 });
 
 Deno.test("atomic write: a failure mid-write leaves the old file intact and no temporary file", async () => {

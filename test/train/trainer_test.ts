@@ -2,20 +2,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend/mod.ts";
+import { customDistiller, type LossResult } from "../../lib/distill/custom.ts";
 import {
   type EpochRecord,
-  KERNEL_INTERRUPT_SIGNAL,
-  type LossResult,
   NonFiniteLossError,
   type StepInfo,
   Trainer,
   type TrainerOptions,
 } from "../../lib/train/trainer.ts";
+import { KERNEL_INTERRUPT_SIGNAL } from "../../lib/jupyter.ts";
 import { TinyNet, type TinyOutput, ToyData } from "./tiny_model.ts";
-import { createTeskd } from "../../lib/models/zoo.ts";
-import { teskdLoss } from "../../lib/losses/teskd.ts";
-import type { TeskdOutput } from "../../lib/models/teskd.ts";
-import { teskdHeads } from "../../lib/train/experiment.ts";
+import { createTeacher } from "../../lib/models/zoo.ts";
+import { resolveMethodConfig } from "../../lib/distill/registry.ts";
+import { teskd } from "../../lib/distill/teskd.ts";
 
 await initBackend("cpu");
 
@@ -35,23 +34,26 @@ function heads(out: TinyOutput): Record<string, tf.Tensor2D> {
 }
 
 function makeTrainer(
-  extra: Partial<TrainerOptions<TinyOutput>> = {},
+  extra: Partial<TrainerOptions> & { loss?: typeof ceLoss } = {},
   modelSeed = 1,
-): Trainer<TinyOutput> {
-  return new Trainer<TinyOutput>({
-    model: new TinyNet({ seed: modelSeed, classes: CLASSES, student: true }),
-    loss: ceLoss,
-    heads,
+): Trainer {
+  const { loss, ...rest } = extra;
+  return new Trainer({
+    distiller: customDistiller({
+      model: new TinyNet({ seed: modelSeed, classes: CLASSES, student: true }),
+      loss: loss ?? ceLoss,
+      heads,
+    }),
     data: new ToyData(24, 8, CLASSES, 3),
     evalData: new ToyData(12, 6, CLASSES, 4),
     optimizer: { momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
     schedule: { kind: "multistep", baseLr: 0.05, epochs: 3, milestones: [2] },
     seed: 27,
-    ...extra,
+    ...rest,
   });
 }
 
-function weights(t: Trainer<TinyOutput>): Map<string, Float32Array> {
+function weights(t: Trainer): Map<string, Float32Array> {
   const sd = t.model.stateDict();
   const out = new Map([...sd].map(([k, v]) => [k, v.dataSync() as Float32Array]));
   tf.dispose([...sd.values()]);
@@ -69,7 +71,7 @@ function stable(r: EpochRecord): unknown {
   return rest;
 }
 
-function dispose(t: Trainer<TinyOutput>): void {
+function dispose(t: Trainer): void {
   t.optimizer.dispose();
   t.model.dispose();
 }
@@ -191,7 +193,7 @@ Deno.test("trainer: a NaN loss stops with a clear error and loses nothing", asyn
   let ckptAfterEpoch0: Uint8Array | undefined;
   const t = makeTrainer({
     checkpointDir: dir,
-    loss: (out, y) => {
+    loss: (out: TinyOutput, y: tf.Tensor1D) => {
       const l = ceLoss(out, y);
       if (out.teacher.logits.shape[0] === 8 && ++calls === poison) {
         return { total: tf.mul(l.total, NaN), terms: l.terms };
@@ -252,16 +254,17 @@ Deno.test("trainer: resume from a checkpoint is bit-for-bit the uninterrupted ru
 
 Deno.test("trainer: the real TESKD model and loss (tiny width) train without leaking tensors", async () => {
   const counts: number[] = [];
-  const model = createTeskd("cifarresnet18", {
+  const backbone = createTeacher("cifarresnet18", {
     numClasses: 4,
     seed: 1,
     widthMultiplier: 1 / 64,
-    levels: ["8x8", "16x16", "32x32"],
   });
-  const t = new Trainer<TeskdOutput>({
-    model,
-    loss: (out, y) => teskdLoss(out, y),
-    heads: teskdHeads,
+  const distiller = teskd.build(
+    { student: backbone, inputSize: 8, seed: 2 },
+    resolveMethodConfig("teskd") as typeof teskd.defaults,
+  );
+  const t = new Trainer({
+    distiller,
     data: new ToyData(12, 4, 4, 5),
     evalData: new ToyData(4, 4, 4, 6),
     optimizer: { momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
@@ -276,11 +279,12 @@ Deno.test("trainer: the real TESKD model and loss (tiny width) train without lea
   assert.ok(counts.slice(1).every((n) => n === counts[1]), `${counts}`);
   const r = t.history[1];
   assert.deepEqual(Object.keys(r.eval), ["teacher", "8x8", "16x16", "32x32"]);
+  assert.equal(r.deployedHead, "teacher");
   for (const k of ["ce_sum", "kd_sum", "fea_sum", "ce_32x32", "kd_16x16", "fea_8x8"]) {
     assert.ok(Number.isFinite(r.terms[k]), k);
   }
   t.optimizer.dispose();
-  model.dispose();
+  distiller.dispose();
 });
 
 Deno.test("trainer: a per-step cosine schedule with warm-up sets the rate of every step", async () => {

@@ -1,0 +1,88 @@
+/**
+ * The shape of a distillation method: a name, its official defaults as a typed config, a check of
+ * that config, and `build`, which turns a student (and a teacher, for teacher→student methods) into a
+ * {@link Distiller}. One file per method implements it; `registry.ts` lists them.
+ *
+ * @module
+ */
+import type { Network } from "../models/network.ts";
+import type { Distiller } from "./distiller.ts";
+
+/** Every method config names its method; the rest are the method's own fields. */
+export interface MethodConfigBase {
+  /** The method's registry name. */
+  name: string;
+}
+
+/** What a method is built from. */
+export interface BuildContext {
+  /** The network being trained (the student; for TESKD and the baseline, the network itself). */
+  student: Network;
+  /** The pretrained teacher, already frozen (teacher→student methods only). */
+  teacher?: Network;
+  /** Side of the square training images (feature shapes are taken from a dry forward at this size). */
+  inputSize: number;
+  /** Seed of the method's own modules (projectors, regressors). */
+  seed: number;
+}
+
+/**
+ * A distillation method.
+ *
+ * @example
+ * ```ts
+ * const kd = getMethod("kd");
+ * const distiller = kd.build({ student, teacher, inputSize: 32, seed: 0 }, kd.defaults);
+ * ```
+ */
+export interface Method<C extends MethodConfigBase> {
+  /** Registry name, e.g. "kd". */
+  readonly name: C["name"];
+  /** One line: what the method does, and its source. */
+  readonly description: string;
+  /**
+   * The method's `--distill` name in the official SimKD toolbox ("hint" for FitNet), when it has one.
+   * Its modules are registered under this name (the toolbox's `module.<name>.*` in the fixtures).
+   */
+  readonly toolboxName?: string;
+  /** Whether it needs a pretrained (frozen) teacher. */
+  readonly needsTeacher: boolean;
+  /**
+   * The training recipe its paper's code uses (`TrainConfig.recipe`'s default): "teskd" (the TESKD
+   * paper) or "toolbox" (the SimKD toolbox's `train_student.py`).
+   */
+  readonly recipe: "teskd" | "toolbox";
+  /** The network trained when the config names none. */
+  readonly defaultNetwork: string;
+  /** The official defaults (loss weights, temperatures, projector factors). */
+  readonly defaults: Readonly<C>;
+  /** Extra checks beyond the field types (ranges, allowed values); throw naming `source` and the field. */
+  validate?(cfg: C, source: string): void;
+  /** Builds the method for a student (and teacher). */
+  build(ctx: BuildContext, cfg: C): Distiller;
+}
+
+/** The teacher of a context, or a clear error for a method that needs one. */
+export function requireTeacher(ctx: BuildContext, method: string): Network {
+  if (ctx.teacher === undefined) {
+    throw new Error(`method "${method}" needs a teacher (model.teacher in the config)`);
+  }
+  return ctx.teacher;
+}
+
+/** Throws `source: "field" must be want, got value`. */
+export function fieldError(source: string, field: string, want: string, got: unknown): never {
+  throw new Error(`${source}: "${field}" must be ${want}, got ${JSON.stringify(got)}`);
+}
+
+/** Checks that `cfg[field]` is a finite number satisfying `ok`. */
+export function checkNumber(
+  cfg: object,
+  field: string,
+  source: string,
+  ok: (v: number) => boolean = () => true,
+  want = "a number",
+): void {
+  const v = (cfg as Record<string, unknown>)[field];
+  if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) fieldError(source, field, want, v);
+}

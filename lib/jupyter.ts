@@ -1,0 +1,45 @@
+/**
+ * The only contract between the library and a Jupyter kernel, defined once: the display protocol's
+ * method symbol, and the two well-known globals the teskd kernel publishes (the running cell's
+ * interrupt signal and the display transport). The library never imports kernel code; without the
+ * kernel (headless runs) both globals are absent and everything here returns undefined.
+ *
+ * @module
+ */
+
+/**
+ * The symbol a kernel looks for on a cell's value (`Symbol.for("Jupyter.display")`, Deno's kernel
+ * convention), typed as a unique symbol so that methods under it are visible to TypeScript.
+ */
+export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
+
+/** Symbol under which the teskd kernel exposes a getter returning the running cell's AbortSignal. */
+export const KERNEL_INTERRUPT_SIGNAL: symbol = Symbol.for("teskd.kernel.interruptSignal");
+
+/** Symbol under which the teskd kernel exposes its {@link DisplayTransport}. */
+export const KERNEL_DISPLAY: symbol = Symbol.for("teskd.kernel.display");
+
+/** The teskd kernel's display transport (`globalThis[Symbol.for("teskd.kernel.display")]`). */
+export interface DisplayTransport {
+  /** Shows `value` (display_data); `opts.id` names the display for later updates. */
+  display(value: unknown, opts?: { id?: string }): void;
+  /** Replaces what display `id` shows (update_display_data). */
+  update(id: string, value: unknown): void;
+}
+
+/** The kernel's interrupt signal for the current cell, when there is one. */
+export function kernelInterruptSignal(): AbortSignal | undefined {
+  const g = (globalThis as unknown as Record<symbol, unknown>)[KERNEL_INTERRUPT_SIGNAL];
+  const v = typeof g === "function" ? (g as () => unknown)() : g;
+  return v instanceof AbortSignal ? v : undefined;
+}
+
+/** The kernel's display transport, or undefined when not running in the teskd kernel. */
+export function kernelDisplay(): DisplayTransport | undefined {
+  const t = (globalThis as unknown as Record<symbol, unknown>)[KERNEL_DISPLAY];
+  if (typeof t !== "object" || t === null) return undefined;
+  const { display, update } = t as Record<string, unknown>;
+  return typeof display === "function" && typeof update === "function"
+    ? t as DisplayTransport
+    : undefined;
+}

@@ -1,0 +1,202 @@
+/**
+ * The CIFAR ResNets of the SimKD / RepDistiller toolboxes (`models/resnet.py`): a 3×3 stem (conv – BN –
+ * ReLU, no stride, no max-pool), three stages of `n = (depth − 2) / 6` post-activation BasicBlocks
+ * with strides 1, 2, 2, global average pooling and `fc`. Names follow the official state dict
+ * (`conv1`, `bn1`, `layer1.0.conv1`, `layer2.0.downsample.0`, `fc`).
+ *
+ * Initialisation as the official constructor: conv weights kaiming-normal (fan_out, ReLU gain), BN
+ * 1/0, `fc` PyTorch's default.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { BatchNorm2d } from "../nn/batchnorm.ts";
+import { Conv2d } from "../nn/conv.ts";
+import { Generator } from "../nn/init.ts";
+import { Layer, Sequential } from "../nn/layer.ts";
+import { Linear } from "../nn/linear.ts";
+import { type Features, Network, type NetworkOptions } from "./network.ts";
+
+/** conv k×k, no bias, kaiming-normal fan_out (the official `conv3x3` / `conv1x1`). */
+function conv(i: number, o: number, k: 1 | 3, stride: number, rng: Generator): Conv2d {
+  return new Conv2d(i, o, k, {
+    stride,
+    padding: k === 3 ? 1 : 0,
+    bias: false,
+    init: "kaiming-normal-fan-out",
+    rng,
+  });
+}
+
+/**
+ * The post-activation BasicBlock: conv3x3(s) – BN – ReLU – conv3x3 – BN, plus the input (or its
+ * `downsample` = conv1x1(s) – BN where the shape changes), then ReLU.
+ */
+export class CifarBasicBlock extends Layer {
+  readonly #conv1: Conv2d;
+  readonly #bn1: BatchNorm2d;
+  readonly #conv2: Conv2d;
+  readonly #bn2: BatchNorm2d;
+  readonly #downsample: Sequential | undefined;
+
+  /** Creates the block (attributes in the official order: conv1, bn1, conv2, bn2, downsample). */
+  constructor(
+    readonly inPlanes: number,
+    readonly planes: number,
+    readonly stride: number,
+    rng: Generator,
+  ) {
+    super();
+    this.#conv1 = this.registerModule("conv1", conv(inPlanes, planes, 3, stride, rng));
+    this.#bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
+    this.#conv2 = this.registerModule("conv2", conv(planes, planes, 3, 1, rng));
+    this.#bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
+    if (stride !== 1 || inPlanes !== planes) {
+      this.#downsample = this.registerModule(
+        "downsample",
+        new Sequential([conv(inPlanes, planes, 1, stride, rng), new BatchNorm2d(planes)]),
+      );
+    }
+  }
+
+  /** Applies the block. */
+  forward(x: tf.Tensor): tf.Tensor {
+    const h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
+    const r = this.#bn2.forward(this.#conv2.forward(h));
+    const sc = this.#downsample ? this.#downsample.forward(x) : x;
+    return tf.relu(tf.add(r, sc));
+  }
+
+  /** "BasicBlock(in→out, stride s)". */
+  describe(): string {
+    return `BasicBlock(${this.inPlanes}→${this.planes}, stride ${this.stride})`;
+  }
+}
+
+/** Depth and `num_filters` [stem, stage 1, stage 2, stage 3] of one official variant. */
+export interface CifarResNetConfig {
+  /** 6n + 2. */
+  depth: number;
+  /** Widths of the stem and the three stages. */
+  filters: readonly [number, number, number, number];
+}
+
+const W1 = [16, 16, 32, 64] as const;
+const W2 = [16, 32, 64, 128] as const;
+// RepDistiller's "x4" nets double the stem too (32); the "x2" ones keep 16.
+const W4 = [32, 64, 128, 256] as const;
+
+/**
+ * The official variants by `model_dict` name: SimKD's keys (resnet38, resnet110, resnet116,
+ * resnet14x2, resnet38x2, resnet110x2, resnet8x4, resnet14x4, resnet32x4, resnet38x4) and the
+ * RepDistiller / mdistiller ones (resnet8 … resnet110).
+ */
+export const CIFAR_RESNET_CONFIGS: Readonly<Record<string, CifarResNetConfig>> = {
+  resnet8: { depth: 8, filters: W1 },
+  resnet14: { depth: 14, filters: W1 },
+  resnet20: { depth: 20, filters: W1 },
+  resnet32: { depth: 32, filters: W1 },
+  resnet38: { depth: 38, filters: W1 },
+  resnet44: { depth: 44, filters: W1 },
+  resnet56: { depth: 56, filters: W1 },
+  resnet110: { depth: 110, filters: W1 },
+  resnet116: { depth: 116, filters: W1 },
+  resnet14x2: { depth: 14, filters: W2 },
+  resnet38x2: { depth: 38, filters: W2 },
+  resnet110x2: { depth: 110, filters: W2 },
+  resnet8x4: { depth: 8, filters: W4 },
+  resnet14x4: { depth: 14, filters: W4 },
+  resnet32x4: { depth: 32, filters: W4 },
+  resnet38x4: { depth: 38, filters: W4 },
+};
+
+/** Options of {@link CifarResNet}. */
+export interface CifarResNetOptions extends NetworkOptions {
+  /** 6n + 2 (8, 14, 20, 32, …). */
+  depth: number;
+  /** `num_filters`: widths of the stem and the three stages. */
+  filters: readonly [number, number, number, number];
+  /** Architecture name. Default `resnet{depth}`. */
+  arch?: string;
+}
+
+/**
+ * A CIFAR ResNet (`ResNet(depth, num_filters, 'basicblock')`). Features: f0 = stem (after its ReLU),
+ * f1..f3 = the stage outputs (post-ReLU; 32², 16², 8² for a 32×32 input), pooled = their global mean.
+ *
+ * @example
+ * ```ts
+ * const net = CIFAR_RESNETS.resnet8x4({ numClasses: 100 });
+ * net.parameterCount(); // 1233540
+ * net.featureShapes(32).maps; // [[32,32,32], [32,32,64], [16,16,128], [8,8,256]]
+ * ```
+ */
+export class CifarResNet extends Network {
+  /** The registry name, e.g. "resnet8x4". */
+  readonly arch: string;
+  /** Number of classes. */
+  readonly numClasses: number;
+  /** The final linear layer, `fc`. */
+  readonly classifier: Linear;
+  /** Official name of the classifier. */
+  readonly classifierName = "fc";
+  readonly #conv1: Conv2d;
+  readonly #bn1: BatchNorm2d;
+  readonly #stages: Sequential[] = [];
+
+  /** Builds the network with the official initialisation. */
+  constructor(opts: CifarResNetOptions) {
+    super();
+    const { depth, filters } = opts;
+    this.arch = opts.arch ?? `resnet${depth}`;
+    if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
+      throw new Error(`${this.arch}: depth must be 6n + 2 with n ≥ 1, got ${depth}`);
+    }
+    if (filters.length !== 4 || filters.some((w) => !Number.isInteger(w) || w < 1)) {
+      throw new Error(`${this.arch}: filters must be 4 positive integers, got [${filters}]`);
+    }
+    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
+      throw new Error(
+        `${this.arch}: numClasses must be a positive integer, got ${opts.numClasses}`,
+      );
+    }
+    this.numClasses = opts.numClasses;
+    const rng = new Generator(opts.seed ?? 0);
+    const n = (depth - 2) / 6;
+    this.#conv1 = this.registerModule("conv1", conv(3, filters[0], 3, 1, rng));
+    this.#bn1 = this.registerModule("bn1", new BatchNorm2d(filters[0]));
+    let inPlanes = filters[0];
+    for (let s = 0; s < 3; s++) {
+      const planes = filters[s + 1];
+      const blocks: Layer[] = [];
+      for (let b = 0; b < n; b++) {
+        blocks.push(new CifarBasicBlock(inPlanes, planes, b === 0 && s > 0 ? 2 : 1, rng));
+        inPlanes = planes;
+      }
+      this.#stages.push(this.registerModule(`layer${s + 1}`, new Sequential(blocks)));
+    }
+    this.classifier = this.registerModule("fc", new Linear(inPlanes, opts.numClasses, { rng }));
+  }
+
+  /** f0 (stem), f1..f3 (stages), the pooled vector and the logits. */
+  features(x: tf.Tensor): Features {
+    let h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
+    const maps = [h];
+    for (const stage of this.#stages) {
+      h = stage.forward(h);
+      maps.push(h);
+    }
+    // AdaptiveAvgPool2d((1, 1)) + flatten.
+    const pooled = tf.mean(h, [1, 2]);
+    return { maps, pooled, logits: this.classifier.forward(pooled) };
+  }
+}
+
+/** The official builders by `model_dict` name (see {@link CIFAR_RESNET_CONFIGS}). */
+export const CIFAR_RESNETS: Readonly<Record<string, (opts: NetworkOptions) => Network>> = Object
+  .fromEntries(
+    Object.entries(CIFAR_RESNET_CONFIGS).map(([arch, cfg]) => [
+      arch,
+      (opts: NetworkOptions) => new CifarResNet({ ...opts, ...cfg, arch }),
+    ]),
+  );
