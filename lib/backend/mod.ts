@@ -90,7 +90,9 @@ export async function initBackend(
     ? "environment (TESKD_BACKEND)"
     : "default";
   const allowSoftwareGpu = opts.allowSoftwareGpu ?? env("TESKD_ALLOW_SOFTWARE_GPU") === "1";
-  const probe = await probeEngines();
+  // Probing WebGPU starts a Vulkan instance (and makes noise on machines without a display
+  // session); an explicit CPU request needs no probe at all.
+  const probe: EngineProbe = requested === "cpu" ? {} : await probeEngines();
   const choice = chooseBackend(requested, probe, { allowSoftwareGpu });
   const activated = await activate(choice.name);
   current = {

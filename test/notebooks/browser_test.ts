@@ -11,12 +11,14 @@ import { executeNotebook, installKernel } from "./run.ts";
 
 const CELLS = [
   "# Browser check\nA tiny TESKD run: live progress view, then its accuracy curves.",
-  `import { accuracyCurves, createExperiment, initBackend, ProgressView, resolveTrainConfig, Trainer } from "teskd";
+  `import { accuracyCurves, createExperiment, initBackend, ProgressView, Trainer } from "teskd";
 await initBackend("cpu");
-const run = await createExperiment(resolveTrainConfig({
-  dataset: "synthetic", syntheticTrain: 64, syntheticTest: 32, widthMultiplier: 0.0625,
-  epochs: 2, batchSize: 32, workers: 0, milestones: [],
-}));
+const run = await createExperiment({
+  method: "teskd",
+  data: { dataset: "synthetic", synthetic: { train: 64, test: 32 }, batchSize: 32, workers: 0 },
+  model: { network: "cifarresnet18", widthMultiplier: 0.0625 },
+  schedule: { epochs: 2, milestones: [] },
+});
 const view = new ProgressView({ epochs: 2, title: "browser check run" });
 const trainer = new Trainer({ ...run.trainerOptions(), onStep: view.onStep, onEpoch: view.onEpoch });
 await trainer.fit();

@@ -50,10 +50,14 @@ const EXPECTED: Record<
     check: (nb) => {
       const out = stdoutText(nb);
       assert.match(out, /deployed parameters: [\d,]+ \(trained with students: [\d,]+\)/);
-      const m = /deployed teacher top-1: ([\d.]+)% \(teacher head after the last epoch: ([\d.]+)%\)/
-        .exec(out);
+      assert.match(out, /wrote \S+\/deployed\.safetensors \([\d,]+ bytes\): teacher /);
+      const m =
+        /deployed network top-1: ([\d.]+)% \(head "teacher" after the last epoch: ([\d.]+)%\)/
+          .exec(out);
       assert.ok(m, `the deployment cell reports accuracies:\n${out}`);
-      assert.equal(m[1], m[2], "the exported teacher scores like the trained teacher head");
+      assert.equal(m[1], m[2], "the exported network scores like the trained run's deployed head");
+      const html = allOutputs(nb).map((o) => String(o.data?.["text/html"] ?? "")).join("\n");
+      assert.match(html, /top-1 \(%\) of the deployed network per epoch/);
       const figures = allOutputs(nb).filter((o) => o.data?.[PLOTLY] !== undefined);
       assert.equal(figures.length, 4, "loss, accuracy, teacher vs students, runs compared");
     },
@@ -65,6 +69,10 @@ const EXPECTED: Record<
       const text = allOutputs(nb).map((o) => String(o.data?.["text/plain"] ?? "")).join("\n");
       // Every grid's table lists its runs as finished: 4 + 3 + 2 + 2 runs.
       assert.equal(text.match(/\bfinished\b/g)?.length ?? 0, 11, text);
+      // factor columns are named by their dotted paths; the metrics are the deployed head's
+      for (const c of ["method.kd", "method.levels", "method.temperature", "final_top1"]) {
+        assert.ok(text.includes(c), `a table shows the column ${c}`);
+      }
       const figures = allOutputs(nb).filter((o) => o.data?.[PLOTLY] !== undefined);
       assert.equal(figures.length, 4, "one figure per grid");
     },

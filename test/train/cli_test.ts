@@ -200,3 +200,62 @@ Deno.test("config: recipes and method defaults are the official ones; bad values
   );
   assert.deepEqual(configDiff(c, resolveTrainConfig({ seed: 1, outDir: "elsewhere" })), ["seed"]);
 });
+
+Deno.test("cli: teacher→student methods run headless from a teacher checkpoint; each deploys its own network", async () => {
+  const dir = await Deno.makeTempDir();
+  const lines: string[] = [];
+  const log = (l: string) => lines.push(l);
+  const data = { ...TINY_RUN.data, synthetic: { size: 32, train: 16, test: 8, classes: 4 } };
+  const small = { data, backend: "cpu" as const, schedule: { epochs: 1, milestones: [] } };
+  // A teacher pretrained with the baseline; its deployed network is the checkpoint the others read.
+  const teacherOut = join(dir, "teacher");
+  const teacherCfg = await writeConfig(dir, {
+    ...small,
+    method: "baseline",
+    model: { network: "resnet8" },
+    outDir: teacherOut,
+  });
+  assert.equal(await main(["--config", teacherCfg], { log }), 0, lines.join("\n"));
+  const checkpoint = join(teacherOut, "deployed.safetensors");
+  const teacher = { network: "resnet8", checkpoint };
+  for (
+    const [method, names] of [
+      ["kd", ["conv1.weight", "fc.weight"]],
+      ["fitnet", ["conv1.weight", "fc.weight"]],
+      ["simkd", ["student.conv1.weight", "proj.transfer.0.weight", "cls_t.weight"]],
+    ] as const
+  ) {
+    const out = join(dir, method);
+    const cfg = await writeConfig(dir, {
+      ...small,
+      method,
+      model: { network: "resnet8", teacher },
+      outDir: out,
+    });
+    lines.length = 0;
+    assert.equal(await main(["--config", cfg], { log }), 0, lines.join("\n"));
+    const results = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
+    assert.equal(results.method, method);
+    assert.equal(results.deployedHead, "student");
+    const deployed = parseSafetensors(await Deno.readFile(join(out, "deployed.safetensors")));
+    for (const n of names) assert.ok(deployed.tensors.has(n), `${method}: ${n} deployed`);
+    assert.equal(deployed.metadata?.method, method);
+    // The checkpoint holds what was trained, never the frozen teacher.
+    const last = parseSafetensors(await Deno.readFile(join(out, "last.safetensors")));
+    assert.ok([...last.tensors.keys()].every((n) => !n.startsWith("teacher.")));
+    assert.ok(lines.some((l) => l.includes(`${method}: resnet8 from resnet8`)), lines.join("\n"));
+  }
+  // A teacher checkpoint of another network is refused, naming the file.
+  lines.length = 0;
+  const wrong = await writeConfig(dir, {
+    ...small,
+    method: "kd",
+    model: { network: "resnet8", teacher: { network: "resnet14", checkpoint } },
+    outDir: join(dir, "wrong"),
+  });
+  assert.equal(await main(["--config", wrong], { log }), 1);
+  assert.match(
+    lines.at(-1)!,
+    /deployed\.safetensors: not a resnet14 checkpoint: loadStateDict: missing/,
+  );
+});
