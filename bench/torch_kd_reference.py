@@ -16,29 +16,17 @@ benchmark from the architecture description in shared/specs/kd-methods.md.
 """
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, inp, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inp, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.down = None
-        if stride != 1 or inp != planes:
-            self.down = nn.Sequential(nn.Conv2d(inp, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + (x if self.down is None else self.down(x)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_reference import BasicBlock  # noqa: E402  (the same post-activation block)
 
 
 class CifarResNet(nn.Module):
@@ -50,7 +38,7 @@ class CifarResNet(nn.Module):
         for s, w in enumerate(widths[1:]):
             stage = []
             for b in range(blocks):
-                stage.append(Block(inp, w, 2 if (b == 0 and s > 0) else 1))
+                stage.append(BasicBlock(inp, w, 2 if (b == 0 and s > 0) else 1))
                 inp = w
             layers.append(nn.Sequential(*stage))
         self.layers = nn.ModuleList(layers)

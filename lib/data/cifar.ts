@@ -40,6 +40,8 @@ export interface CifarLayout {
   meta: string;
   /** Meta file with coarse label names (CIFAR-100 only). */
   coarseMeta?: string;
+  /** Records in each record file of the official data set, by file name. */
+  records: Readonly<Record<string, number>>;
 }
 
 /** File layout, URLs and MD5s of both CIFAR binary versions. */
@@ -54,6 +56,10 @@ export const CIFAR: Readonly<Record<CifarKind, CifarLayout>> = {
     classes: 10,
     coarseClasses: 0,
     meta: "batches.meta.txt",
+    records: {
+      ...Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`data_batch_${i}.bin`, 10000])),
+      "test_batch.bin": 10000,
+    },
   },
   cifar100: {
     archive: "cifar-100-binary.tar.gz",
@@ -66,6 +72,7 @@ export const CIFAR: Readonly<Record<CifarKind, CifarLayout>> = {
     coarseClasses: 20,
     meta: "fine_label_names.txt",
     coarseMeta: "coarse_label_names.txt",
+    records: { "train.bin": 50000, "test.bin": 10000 },
   },
 };
 
@@ -75,6 +82,31 @@ export const CIFAR_PIXELS = 3072;
 /** Bytes per record of a CIFAR variant. */
 export function cifarRecordSize(kind: CifarKind): number {
   return (kind === "cifar100" ? 2 : 1) + CIFAR_PIXELS;
+}
+
+/**
+ * Records per file of a data set of `train` training and `test` test images laid out like the
+ * official one (training images in equal parts over the training files, any remainder in the last;
+ * as lib/data/writer.ts writes them): the `records` to load such a set with.
+ *
+ * @example
+ * ```ts
+ * cifarSplitRecords("cifar10", 103, 20);
+ * // { data_batch_1.bin: 20, …, data_batch_5.bin: 23, test_batch.bin: 20 }
+ * ```
+ */
+export function cifarSplitRecords(
+  kind: CifarKind,
+  train: number,
+  test: number,
+): Record<string, number> {
+  const layout = CIFAR[kind];
+  const parts = layout.train.length;
+  const per = Math.floor(train / parts);
+  const out: Record<string, number> = {};
+  layout.train.forEach((name, p) => (out[name] = p === parts - 1 ? train - p * per : per));
+  for (const name of layout.test) out[name] = test;
+  return out;
 }
 
 /** A loaded CIFAR split: images (planar CHW bytes, shared with workers) and labels. */
@@ -189,9 +221,17 @@ export interface LoadCifarOptions {
   label?: "fine" | "coarse";
   /**
    * Download the official archive (MD5-checked) when neither folder nor archive is present.
-   * Default `true`; with `false` a missing data set is an error saying where to put the file.
+   * Default `true`; with `false` a missing data set is an error saying where to put the files.
+   * (A run config's `data.download` is passed here, and defaults to `false`.)
    */
   download?: boolean;
+  /**
+   * Records expected in each record file, by file name; files not named keep the official count
+   * (`CIFAR[kind].records`: 10,000 per CIFAR-10 batch, 50,000 and 10,000 for CIFAR-100). A file
+   * holding another number of records is an error. Only for data sets that are not the official
+   * one, e.g. generated ones ({@linkcode cifarSplitRecords}).
+   */
+  records?: Readonly<Record<string, number>>;
   /** Override the download URL (tests, mirrors). */
   url?: string;
   /** Override the expected MD5 of the archive. */
@@ -227,8 +267,10 @@ async function readFiles(
   if (!(await exists(archive))) {
     if (opts.download === false) {
       throw new Error(
-        `${opts.kind} not found: neither ${folder}/ nor ${archive} exists; download ` +
-          `${opts.url ?? layout.url} into ${dir} (or leave download on)`,
+        `${opts.kind} not found: neither ${folder}/ nor ${archive} exists. Put the archive ` +
+          `(${opts.url ?? layout.url}) or its extracted ${layout.folder}/ folder in ${dir}, ` +
+          `or have it fetched: loadCifar's \`download: true\`, or \`"download": true\` in the ` +
+          `"data" section of a run config`,
       );
     }
     await download({
@@ -279,13 +321,25 @@ export async function loadCifar(opts: LoadCifarOptions): Promise<CifarSet> {
   const metas = [layout.meta, ...(layout.coarseMeta ? [layout.coarseMeta] : [])];
   const { files } = await readFiles(opts, names, metas);
   const rec = cifarRecordSize(opts.kind);
+  const expected = { ...layout.records, ...opts.records };
   let n = 0;
   for (const name of names) {
     const f = files.get(name)!;
     if (f.data.length % rec !== 0 || f.data.length === 0) {
       parseCifarRecords(f.data, opts.kind, f.source); // throws the descriptive error
     }
-    n += f.data.length / rec;
+    const found = f.data.length / rec;
+    const want = expected[name];
+    if (found !== want) {
+      const count = (v: number) => v.toLocaleString("en-US");
+      throw new Error(
+        `${f.source}: ${count(found)} records, ${count(want)} expected ` +
+          `(${opts.kind} ${name} has ${count(want)} records of ${rec} bytes` +
+          `${opts.records?.[name] === undefined ? "" : ", as given in records"}); ` +
+          `the file is truncated or not from this data set`,
+      );
+    }
+    n += found;
   }
   const images = new Uint8Array(new SharedArrayBuffer(n * CIFAR_PIXELS));
   const fine = new Int32Array(n);

@@ -15,63 +15,8 @@ import { Conv2d } from "../nn/conv.ts";
 import { Generator } from "../nn/init.ts";
 import { Layer, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
-import { type Features, Network, type NetworkOptions } from "./network.ts";
-
-/** conv k×k, no bias, kaiming-normal fan_out (the official `conv3x3` / `conv1x1`). */
-function conv(i: number, o: number, k: 1 | 3, stride: number, rng: Generator): Conv2d {
-  return new Conv2d(i, o, k, {
-    stride,
-    padding: k === 3 ? 1 : 0,
-    bias: false,
-    init: "kaiming-normal-fan-out",
-    rng,
-  });
-}
-
-/**
- * The post-activation BasicBlock: conv3x3(s) – BN – ReLU – conv3x3 – BN, plus the input (or its
- * `downsample` = conv1x1(s) – BN where the shape changes), then ReLU.
- */
-export class CifarBasicBlock extends Layer {
-  readonly #conv1: Conv2d;
-  readonly #bn1: BatchNorm2d;
-  readonly #conv2: Conv2d;
-  readonly #bn2: BatchNorm2d;
-  readonly #downsample: Sequential | undefined;
-
-  /** Creates the block (attributes in the official order: conv1, bn1, conv2, bn2, downsample). */
-  constructor(
-    readonly inPlanes: number,
-    readonly planes: number,
-    readonly stride: number,
-    rng: Generator,
-  ) {
-    super();
-    this.#conv1 = this.registerModule("conv1", conv(inPlanes, planes, 3, stride, rng));
-    this.#bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
-    this.#conv2 = this.registerModule("conv2", conv(planes, planes, 3, 1, rng));
-    this.#bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
-    if (stride !== 1 || inPlanes !== planes) {
-      this.#downsample = this.registerModule(
-        "downsample",
-        new Sequential([conv(inPlanes, planes, 1, stride, rng), new BatchNorm2d(planes)]),
-      );
-    }
-  }
-
-  /** Applies the block. */
-  forward(x: tf.Tensor): tf.Tensor {
-    const h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
-    const r = this.#bn2.forward(this.#conv2.forward(h));
-    const sc = this.#downsample ? this.#downsample.forward(x) : x;
-    return tf.relu(tf.add(r, sc));
-  }
-
-  /** "BasicBlock(in→out, stride s)". */
-  describe(): string {
-    return `BasicBlock(${this.inPlanes}→${this.planes}, stride ${this.stride})`;
-  }
-}
+import { checkNumClasses, type Features, Network, type NetworkOptions } from "./network.ts";
+import { BasicBlock } from "./resnet.ts";
 
 /** Depth and `num_filters` [stem, stage 1, stage 2, stage 3] of one official variant. */
 export interface CifarResNetConfig {
@@ -155,22 +100,28 @@ export class CifarResNet extends Network {
     if (filters.length !== 4 || filters.some((w) => !Number.isInteger(w) || w < 1)) {
       throw new Error(`${this.arch}: filters must be 4 positive integers, got [${filters}]`);
     }
-    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
-      throw new Error(
-        `${this.arch}: numClasses must be a positive integer, got ${opts.numClasses}`,
-      );
-    }
+    checkNumClasses(this.arch, opts.numClasses);
     this.numClasses = opts.numClasses;
     const rng = new Generator(opts.seed ?? 0);
     const n = (depth - 2) / 6;
-    this.#conv1 = this.registerModule("conv1", conv(3, filters[0], 3, 1, rng));
+    this.#conv1 = this.registerModule(
+      "conv1",
+      new Conv2d(3, filters[0], 3, {
+        padding: 1,
+        bias: false,
+        init: "kaiming-normal-fan-out",
+        rng,
+      }),
+    );
     this.#bn1 = this.registerModule("bn1", new BatchNorm2d(filters[0]));
     let inPlanes = filters[0];
     for (let s = 0; s < 3; s++) {
       const planes = filters[s + 1];
       const blocks: Layer[] = [];
       for (let b = 0; b < n; b++) {
-        blocks.push(new CifarBasicBlock(inPlanes, planes, b === 0 && s > 0 ? 2 : 1, rng));
+        blocks.push(
+          new BasicBlock(inPlanes, planes, b === 0 && s > 0 ? 2 : 1, rng, "kaiming-normal-fan-out"),
+        );
         inPlanes = planes;
       }
       this.#stages.push(this.registerModule(`layer${s + 1}`, new Sequential(blocks)));

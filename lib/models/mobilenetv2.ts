@@ -16,7 +16,7 @@ import { DepthwiseConv2d } from "../nn/depthwise.ts";
 import { Generator } from "../nn/init.ts";
 import { Layer, ReLU, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
-import { type Features, Network, type NetworkOptions } from "./network.ts";
+import { checkNumClasses, type Features, Network, type NetworkOptions } from "./network.ts";
 
 /** conv k×k (stride s, padding ⌊k/2⌋, no bias) – BN – ReLU: the official `conv_bn` / `conv_1x1_bn`. */
 function convBnRelu(i: number, o: number, k: number, stride: number, rng: Generator): Sequential {
@@ -142,11 +142,7 @@ export class MobileNetV2 extends Network {
       : t === 6 && w === 1
       ? "MobileNetV2_1_0"
       : `mobilenetv2_T${t}_w${w}`;
-    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
-      throw new Error(
-        `${this.arch}: numClasses must be a positive integer, got ${opts.numClasses}`,
-      );
-    }
+    checkNumClasses(this.arch, opts.numClasses);
     this.numClasses = opts.numClasses;
     const rng = new Generator(opts.seed ?? 0);
     let inCh = Math.trunc(32 * w);

@@ -48,6 +48,13 @@ export interface NetworkOptions {
   seed?: number;
 }
 
+/** Throws `<arch>: numClasses must be a positive integer, got …` unless it is one. */
+export function checkNumClasses(arch: string, numClasses: number): void {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new Error(`${arch}: numClasses must be a positive integer, got ${numClasses}`);
+  }
+}
+
 /**
  * A classification network with the feature contract. Sub-classes register their modules under the
  * official state_dict names and implement {@link features}.

@@ -8,11 +8,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { BatchNorm2d } from "../nn/batchnorm.ts";
 import { Conv2d } from "../nn/conv.ts";
-import { Generator } from "../nn/init.ts";
+import { Generator, type WeightInit } from "../nn/init.ts";
 import { Layer, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { MaxPool2d } from "../nn/pooling.ts";
 import { Backbone, type Level } from "./backbone.ts";
+import { checkNumClasses } from "./network.ts";
 
 /** The shortcut where a block changes shape: 1×1 conv (stride s, no bias) then BatchNorm. */
 function projectionShortcut(
@@ -20,14 +21,19 @@ function projectionShortcut(
   out: number,
   stride: number,
   rng: Generator,
+  init: WeightInit = "torch-default",
 ): Sequential {
   return new Sequential([
-    new Conv2d(inPlanes, out, 1, { stride, bias: false, rng }),
+    new Conv2d(inPlanes, out, 1, { stride, bias: false, init, rng }),
     new BatchNorm2d(out),
   ]);
 }
 
-/** conv3x3(s) – BN – ReLU – conv3x3 – BN, + shortcut, ReLU. */
+/**
+ * The post-activation BasicBlock: conv3x3(s) – BN – ReLU – conv3x3 – BN, plus the input (or its
+ * `downsample` = conv1x1(s) – BN where the shape changes), then ReLU. The TESKD ResNets and the KD
+ * toolboxes' CIFAR ResNets share it; they differ in the convolutions' initialisation.
+ */
 export class BasicBlock extends Layer {
   /** Output channels = planes × 1. */
   static readonly expansion = 1;
@@ -37,28 +43,34 @@ export class BasicBlock extends Layer {
   readonly #bn2: BatchNorm2d;
   readonly #downsample: Sequential | undefined;
 
-  /** Creates the block. */
+  /**
+   * Creates the block (attributes in the official order: conv1, bn1, conv2, bn2, downsample).
+   *
+   * @param init the convolutions' initialisation (PyTorch's default, or the CIFAR toolboxes'
+   *   kaiming-normal fan_out)
+   */
   constructor(
     readonly inPlanes: number,
     readonly planes: number,
     readonly stride: number,
     rng: Generator,
+    init: WeightInit = "torch-default",
   ) {
     super();
     this.#conv1 = this.registerModule(
       "conv1",
-      new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false, rng }),
+      new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false, init, rng }),
     );
     this.#bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
     this.#conv2 = this.registerModule(
       "conv2",
-      new Conv2d(planes, planes, 3, { padding: 1, bias: false, rng }),
+      new Conv2d(planes, planes, 3, { padding: 1, bias: false, init, rng }),
     );
     this.#bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
     if (stride !== 1 || inPlanes !== planes) {
       this.#downsample = this.registerModule(
         "downsample",
-        projectionShortcut(inPlanes, planes, stride, rng),
+        projectionShortcut(inPlanes, planes, stride, rng, init),
       );
     }
   }
@@ -202,9 +214,7 @@ export class ResNet extends Backbone {
     if (spec === undefined) {
       throw new Error(`ResNet: depth must be 18, 34 or 50, got ${opts.depth}`);
     }
-    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
-      throw new Error(`ResNet: numClasses must be a positive integer, got ${opts.numClasses}`);
-    }
+    checkNumClasses("ResNet", opts.numClasses);
     const rng = toGenerator(opts.seed);
     const wm = opts.widthMultiplier ?? 1;
     const widths = [64, 128, 256, 512].map((w) => Math.max(1, Math.round(w * wm)));

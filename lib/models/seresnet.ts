@@ -13,6 +13,7 @@ import type { Generator } from "../nn/init.ts";
 import { Layer, ReLU, Sequential, Sigmoid } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { Backbone, type Level } from "./backbone.ts";
+import { checkNumClasses } from "./network.ts";
 import { toGenerator } from "./resnet.ts";
 
 /** One SE block (basic: two 3x3 convs; bottleneck: 1x1 – 3x3(s) – 1x1(×4)). */
@@ -132,9 +133,7 @@ export class SEResNet extends Backbone {
     if (blocks === undefined) {
       throw new Error(`SEResNet: depth must be 18, 34 or 50, got ${opts.depth}`);
     }
-    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
-      throw new Error(`SEResNet: numClasses must be a positive integer, got ${opts.numClasses}`);
-    }
+    checkNumClasses("SEResNet", opts.numClasses);
     const bottleneck = opts.depth === 50;
     const exp = bottleneck ? 4 : 1;
     const rng = toGenerator(opts.seed);

@@ -16,7 +16,7 @@ import { Generator } from "../nn/init.ts";
 import { Layer, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { channelShuffle } from "../nn/shuffle.ts";
-import { type Features, Network, type NetworkOptions } from "./network.ts";
+import { checkNumClasses, type Features, Network, type NetworkOptions } from "./network.ts";
 
 /**
  * The ShuffleNetV1 unit: grouped 1×1 (to out/4) – BN – ReLU – shuffle – dw3×3(s) – BN – ReLU –
@@ -122,9 +122,7 @@ export class ShuffleNetV1 extends Network {
   /** Builds the network with PyTorch's default initialisation. */
   constructor(opts: NetworkOptions) {
     super();
-    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
-      throw new Error(`ShuffleV1: numClasses must be a positive integer, got ${opts.numClasses}`);
-    }
+    checkNumClasses("ShuffleV1", opts.numClasses);
     this.numClasses = opts.numClasses;
     const rng = new Generator(opts.seed ?? 0);
     const { outPlanes, numBlocks, groups } = SHUFFLENETV1_CONFIG;

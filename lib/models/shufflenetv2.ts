@@ -14,14 +14,7 @@ import { Generator } from "../nn/init.ts";
 import { Layer, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { channelShuffle } from "../nn/shuffle.ts";
-import { type Features, Network, type NetworkOptions } from "./network.ts";
-
-/** Throws unless `n` is a positive integer number of classes. */
-function checkNumClasses(arch: string, n: number): void {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`${arch}: numClasses must be a positive integer, got ${n}`);
-  }
-}
+import { checkNumClasses, type Features, Network, type NetworkOptions } from "./network.ts";
 
 /** 1×1 conv without bias (PyTorch default init). */
 function pointwise(i: number, o: number, rng: Generator): Conv2d {

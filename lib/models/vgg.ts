@@ -17,6 +17,7 @@ import { type Layer, ReLU, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { MaxPool2d } from "../nn/pooling.ts";
 import { Backbone, type Level } from "./backbone.ts";
+import { checkNumClasses } from "./network.ts";
 import { toGenerator } from "./resnet.ts";
 
 /** Options of {@link Vgg}. */
@@ -74,9 +75,7 @@ export class Vgg extends Backbone {
     if (opts.depth !== 16 && opts.depth !== 19) {
       throw new Error(`Vgg: depth must be 16 or 19, got ${opts.depth}`);
     }
-    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
-      throw new Error(`Vgg: numClasses must be a positive integer, got ${opts.numClasses}`);
-    }
+    checkNumClasses("Vgg", opts.numClasses);
     const rng = toGenerator(opts.seed);
     const wm = opts.widthMultiplier ?? 1;
     const w = (c: number) => Math.max(1, Math.round(c * wm));

@@ -19,7 +19,7 @@ import { Generator } from "../nn/init.ts";
 import { type Layer, ReLU, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { MaxPool2d } from "../nn/pooling.ts";
-import { type Features, Network, type NetworkOptions } from "./network.ts";
+import { checkNumClasses, type Features, Network, type NetworkOptions } from "./network.ts";
 
 /** The official `cfg`: conv widths of block0..block4 (no 'M' entries: the pools are separate). */
 export const VGG_BN_CFGS: Readonly<Record<string, readonly (readonly number[])[]>> = {
@@ -101,11 +101,7 @@ export class VggBn extends Network {
     if (cfg.length !== 5 || cfg.some((b) => b.length === 0) || cfg[4].at(-1) !== 512) {
       throw new Error(`${this.arch}: cfg must have 5 non-empty blocks ending in 512 channels`);
     }
-    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
-      throw new Error(
-        `${this.arch}: numClasses must be a positive integer, got ${opts.numClasses}`,
-      );
-    }
+    checkNumClasses(this.arch, opts.numClasses);
     this.numClasses = opts.numClasses;
     const rng = new Generator(opts.seed ?? 0);
     let c = 3;

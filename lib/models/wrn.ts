@@ -17,7 +17,7 @@ import { Conv2d } from "../nn/conv.ts";
 import { Generator } from "../nn/init.ts";
 import { Layer, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
-import { type Features, Network, type NetworkOptions } from "./network.ts";
+import { checkNumClasses, type Features, Network, type NetworkOptions } from "./network.ts";
 
 /** conv k×k, no bias, N(0, 2/(k²·C_out)). */
 function conv(i: number, o: number, k: 1 | 3, stride: number, rng: Generator): Conv2d {
@@ -156,11 +156,7 @@ export class WideResNet extends Network {
     if (!Number.isInteger(k) || k < 1) {
       throw new Error(`${this.arch}: widenFactor must be a positive integer, got ${k}`);
     }
-    if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) {
-      throw new Error(
-        `${this.arch}: numClasses must be a positive integer, got ${opts.numClasses}`,
-      );
-    }
+    checkNumClasses(this.arch, opts.numClasses);
     this.numClasses = opts.numClasses;
     const rng = new Generator(opts.seed ?? 0);
     const n = (depth - 4) / 6;

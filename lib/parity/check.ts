@@ -12,10 +12,10 @@ import type { Teskd } from "../models/teskd.ts";
 import { createTeacher } from "../models/zoo.ts";
 import type { NamedTensor } from "../nn/module.ts";
 import { SGD } from "../train/sgd.ts";
-import { type Fixture, OUTPUT_KEYS, type TensorSummary } from "./fixture.ts";
+import { type Fixture, OUTPUT_KEYS } from "./fixture.ts";
 import { fixtureInput, loadFixtureWeights } from "./generate.ts";
-import { flat, rms, scalarRel, valuesOverMax } from "./metrics.ts";
-import { type CheckLine, compareSummaries, Tally, tol } from "./tally.ts";
+import { flat, scalarRel, valuesOverMax } from "./metrics.ts";
+import { type CheckLine, compareGradients, compareSummaries, Tally, tol } from "./tally.ts";
 
 export { type CheckLine, formatLine } from "./tally.ts";
 
@@ -225,29 +225,7 @@ async function checkTrainSteps(
           const nt = byName.get(n) as NamedTensor;
           torchGrads.set(n, tf.tidy(() => nt.toTorch(g)));
         }
-        const zeroRefs: Record<string, TensorSummary> = {};
-        const otherRefs: Record<string, TensorSummary> = {};
-        for (const [n, s] of Object.entries(ref.grad)) {
-          (s.expected_zero ? zeroRefs : otherRefs)[n] = s;
-        }
-        await compareSummaries(
-          tally,
-          `${p}.grad`,
-          otherRefs,
-          new Map([...torchGrads].filter(([n]) => !(n in zeroRefs))),
-          (m) => tol(fx, `${p}.grad/${m}`),
-        );
-        const rmsBy = new Map<string, number>();
-        for (const [n, g] of torchGrads) rmsBy.set(n, rms(await g.data()));
-        const maxRms = Math.max(...rmsBy.values());
-        for (const n of Object.keys(zeroRefs)) {
-          tally.add(
-            `${p}.grad/expected_zero_rms_over_max`,
-            (rmsBy.get(n) ?? Infinity) / maxRms,
-            n,
-            1e-6,
-          );
-        }
+        await compareGradients(tally, p, ref.grad, torchGrads, (m) => tol(fx, `${p}.grad/${m}`));
         tf.dispose([...torchGrads.values()]);
         sgd.step(r.grads);
       } finally {

@@ -19,8 +19,8 @@ import type { Module, NamedTensor } from "../nn/module.ts";
 import { SGD } from "../train/sgd.ts";
 import type { FullValues, TensorSummary } from "./fixture.ts";
 import { fixtureInput, loadFixtureWeights } from "./generate.ts";
-import { flat, rms, scalarRel, valuesOverMax } from "./metrics.ts";
-import { compareSummaries, Tally, tol } from "./tally.ts";
+import { flat, scalarRel, valuesOverMax } from "./metrics.ts";
+import { compareGradients, compareSummaries, type GradientSummary, Tally, tol } from "./tally.ts";
 import type { ParityOptions, ParityReport } from "./check.ts";
 
 /** A summary, or full values, of one tensor. */
@@ -33,7 +33,7 @@ export interface KdFixtureStep {
   /** Outputs by the toolbox's names; `feat_student` holds `f0`… */
   outputs: Record<string, Entry | Record<string, Entry>>;
   /** Gradient summaries by official name. */
-  grad: Record<string, TensorSummary & { below_float32_resolution?: boolean }>;
+  grad: Record<string, GradientSummary>;
   /** Optimizer parameters that got no gradient. */
   grad_none?: string[];
   /** State after the step. */
@@ -444,26 +444,13 @@ async function checkGrads(
     const nt = byName.get(n) as NamedTensor;
     torchGrads.set(built.officialName(n), tf.tidy(() => nt.toTorch(g)));
   }
-  const zeroRefs: Record<string, TensorSummary> = {};
-  const otherRefs: Record<string, TensorSummary> = {};
-  for (const [n, s] of Object.entries(ref.grad)) {
-    (s.expected_zero || s.below_float32_resolution ? zeroRefs : otherRefs)[n] = s;
-  }
-  await compareSummaries(
+  await compareGradients(
     tally,
-    `${p}.grad`,
-    otherRefs,
-    new Map([...torchGrads].filter(([n]) => !(n in zeroRefs) && !ref.grad_none?.includes(n))),
+    p,
+    ref.grad,
+    torchGrads,
     (m) => tol(fx, `${p}.grad/${m}`),
+    ref.grad_none,
   );
-  const rmsBy = new Map<string, number>();
-  for (const [n, g] of torchGrads) rmsBy.set(n, rms(await g.data()));
-  const maxRms = Math.max(...rmsBy.values());
-  for (const n of Object.keys(zeroRefs)) {
-    tally.add(`${p}.grad/expected_zero_rms_over_max`, (rmsBy.get(n) ?? Infinity) / maxRms, n, 1e-6);
-  }
-  for (const n of ref.grad_none ?? []) {
-    tally.add(`${p}.grad/none`, torchGrads.has(n) ? 1 : 0, n, 0);
-  }
   tf.dispose([...torchGrads.values()]);
 }

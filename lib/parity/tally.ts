@@ -6,7 +6,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { TensorSummary } from "./fixture.ts";
-import { summaryErrors } from "./metrics.ts";
+import { rms, summaryErrors } from "./metrics.ts";
 
 /** The worst error of one checked quantity. */
 export interface CheckLine {
@@ -100,4 +100,48 @@ export async function compareSummaries(
       tally.add(`${prefix}/unexpected`, 1, name, 0);
     }
   }
+}
+
+/** A gradient's reference summary, with the fixtures' flags for (nearly) zero gradients. */
+export type GradientSummary = TensorSummary & { below_float32_resolution?: boolean };
+
+/**
+ * Compares gradients (PyTorch layout, keyed like `refs`) with their reference summaries. Gradients
+ * flagged zero (`expected_zero`, `below_float32_resolution`) are judged by their RMS against the
+ * step's largest gradient RMS (at most 1e-6 of it); those listed in `none` must be absent.
+ *
+ * @param prefix the quantity prefix, e.g. "train_steps[0]"
+ */
+export async function compareGradients(
+  tally: Tally,
+  prefix: string,
+  refs: Record<string, GradientSummary>,
+  grads: Map<string, tf.Tensor>,
+  tolerance: (metric: string) => number,
+  none: readonly string[] = [],
+): Promise<void> {
+  const zeroRefs: Record<string, TensorSummary> = {};
+  const otherRefs: Record<string, TensorSummary> = {};
+  for (const [n, s] of Object.entries(refs)) {
+    (s.expected_zero || s.below_float32_resolution ? zeroRefs : otherRefs)[n] = s;
+  }
+  await compareSummaries(
+    tally,
+    `${prefix}.grad`,
+    otherRefs,
+    new Map([...grads].filter(([n]) => !(n in zeroRefs) && !none.includes(n))),
+    tolerance,
+  );
+  const rmsBy = new Map<string, number>();
+  for (const [n, g] of grads) rmsBy.set(n, rms(await g.data()));
+  const maxRms = Math.max(...rmsBy.values());
+  for (const n of Object.keys(zeroRefs)) {
+    tally.add(
+      `${prefix}.grad/expected_zero_rms_over_max`,
+      (rmsBy.get(n) ?? Infinity) / maxRms,
+      n,
+      1e-6,
+    );
+  }
+  for (const n of none) tally.add(`${prefix}.grad/none`, grads.has(n) ? 1 : 0, n, 0);
 }

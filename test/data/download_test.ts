@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadCifar } from "../../lib/data/cifar.ts";
+import { cifarSplitRecords, loadCifar } from "../../lib/data/cifar.ts";
 import { download, type DownloadProgress, md5Hex } from "../../lib/data/download.ts";
 import { generateSynthetic } from "../../lib/data/synthetic.ts";
 import { cifarArchive } from "../../lib/data/writer.ts";
@@ -53,6 +53,7 @@ Deno.test("download: progress, checksum, file in place; loadCifar downloads when
       url: `${url}/file`,
       md5: md5Hex(archive),
       onProgress: () => {},
+      records: cifarSplitRecords("cifar10", train.n, test.n),
     });
     assert.deepEqual(set.labels, test.labels);
     assert.deepEqual(set.images, test.images);

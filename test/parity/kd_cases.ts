@@ -23,9 +23,41 @@ export const KD_CASES = [
 
 const DIR = new URL("../fixtures/kd/", import.meta.url).pathname;
 
-/** Reads a KD fixture of this folder. */
+/**
+ * The ShuffleV2 student's training-step tolerances, recalibrated. The fixtures' tolerance is 10× the
+ * drift of one PyTorch float32 run from the float64 reference. In these three cases (same student
+ * weights and input) one ReLU input, `layer2.1`'s first BatchNorm output at [3, 5, 4, 0], is
+ * −2.19e-7 in float64 on activations of size ~1, below what any float32 forward resolves (ours and
+ * PyTorch's both err by ~8e-7 there). Whether the ReLU passes a gradient is then a coin toss, and
+ * everything below it follows. The recorded run landed on the right side (−4.2e-7: PyTorch 1.13, 2
+ * threads, mkldnn; step-0 gradient `sumsq_rel` drift 5.14e-4); PyTorch float32 with 1 thread (+3.1e-7)
+ * or without mkldnn (+5.4e-7) lands on the other, with a drift of 6.25e-3 and 6.27e-3, and fails the
+ * recorded tolerance itself. Ours lands at +6.9e-8 on both engines (every op as accurate as PyTorch's
+ * float32: 1×1 convs 0.9–2.8e-7, depthwise 4e-8, BatchNorm 2.5e-8 relative), and with that single
+ * element set to its float64 value every section passes at 1.0× PyTorch's recorded drift. So the
+ * training-step tolerances of these cases are scaled by the worst PyTorch float32 drift seen over
+ * those configurations divided by the recorded one (6.27e-3 / 5.14e-4 ≈ 12.2); eval and parameters
+ * keep theirs. (Measured by a float64 PyTorch restatement of ShuffleV2 with the fixture weights,
+ * which reproduces the fixture's gradients to 1.2e-7.)
+ */
+const SHUFFLEV2_STEP_DRIFT_SCALE = 12.2;
+
+const RECALIBRATED: Readonly<Record<string, number>> = {
+  "resnet32x4_ShuffleV2_kd_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
+  "resnet32x4_ShuffleV2_hint_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
+  "resnet32x4_ShuffleV2_simkd_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
+};
+
+/** Reads a KD fixture of this folder, with the recalibrated tolerances where there are any. */
 export async function loadKdFixture(file: string): Promise<KdFixture> {
-  return JSON.parse(await Deno.readTextFile(DIR + file)) as KdFixture;
+  const fx = JSON.parse(await Deno.readTextFile(DIR + file)) as KdFixture;
+  const scale = RECALIBRATED[file];
+  if (scale !== undefined) {
+    for (const k of Object.keys(fx.tolerance)) {
+      if (k.startsWith("train_steps[")) fx.tolerance[k] *= scale;
+    }
+  }
+  return fx;
 }
 
 /** Checks every section of a case and asserts that all of it was compared and is in tolerance. */
