@@ -223,7 +223,7 @@ export async function checkKdFixture(
     : fx.student ?? fx.teacher;
   const name = `${pair} ${fx.method} b${fx.batch}${fx.salt ? ` salt ${fx.salt}` : ""}`;
   const built = buildKdFixtureModel(fx);
-  const { distiller, teacher, student } = built;
+  const { distiller, teacher } = built;
   const x = fixtureInput(fx.batch, fx.salt);
   const y = tf.tensor1d(fx.labels, "int32");
   const allState = () =>
@@ -246,7 +246,6 @@ export async function checkKdFixture(
     }
   } finally {
     distiller.dispose();
-    if (distiller.module !== student) student.dispose();
     tf.dispose([x, y]);
   }
   return { name, lines: tally.lines, ok: tally.lines.every((l) => l.ok) };

@@ -83,10 +83,7 @@ export function oneDnnKernels(
   threads: number,
 ): ComputeKernels {
   const refused = new Set<string>();
-  const SKIP = (Deno.env.get("DBG_SKIP") ?? "").split(",").filter((s) => s);
   const attempt = <T>(key: string, fast: () => T, slow: () => T): T => {
-    if (Deno.env.get("DBG_LOG")) console.error("KEY", key);
-    if (SKIP.some((s) => key.startsWith(s))) return slow();
     if (refused.has(key)) return slow();
     try {
       return fast();

@@ -157,6 +157,8 @@ export class OneDnnEngine {
   readonly #cache = new Map<string, BoundPrimitive>();
   /** Patch matrices of patch convolutions (see {@link isPatchConv}). */
   #scratch = new Float32Array(0);
+  /** Partial results of split input gradients (see {@link #splitInputGrad}). */
+  #partial = new Float32Array(0);
 
   readonly #maxPrimitives: number;
 
@@ -251,6 +253,33 @@ export class OneDnnEngine {
       d.dnnl_post_ops_destroy(handleOf(ops));
     }
     return handleOf(attr);
+  }
+
+  /** Attributes holding one sum post-op: the primitive adds its result to what dst holds. */
+  #sumPostOp(): Ptr {
+    const d = this.#d;
+    const ops = handleSlot();
+    check(d.dnnl_post_ops_create(ops), "post-ops create");
+    const attr = handleSlot();
+    try {
+      check(d.dnnl_post_ops_append_sum(handleOf(ops), 1), "post-op append");
+      check(d.dnnl_primitive_attr_create(attr), "attr create");
+      check(d.dnnl_primitive_attr_set_post_ops(handleOf(attr), handleOf(ops)), "attr post-ops");
+    } finally {
+      d.dnnl_post_ops_destroy(handleOf(ops));
+    }
+    return handleOf(attr);
+  }
+
+  /** A primitive descriptor with the sum post-op when `accumulate`, plain otherwise. */
+  #maybeSumPd(desc: Uint8Array<ArrayBuffer>, accumulate: boolean): Ptr {
+    if (!accumulate) return this.#primitiveDesc(desc, null);
+    const attr = this.#sumPostOp();
+    try {
+      return this.#primitiveDesc(desc, null, attr);
+    } finally {
+      this.#d.dnnl_primitive_attr_destroy(attr);
+    }
   }
 
   /** A backward convolution's primitive descriptor, with the forward one oneDNN wants as a hint. */
@@ -394,6 +423,8 @@ export class OneDnnEngine {
       if (bias) addBias(out, bias);
       return out;
     }
+    const parts = reductionParts(g.filterHeight * g.filterWidth, g.inChannels);
+    if (parts > 1) return this.#splitConv(x, filter, g, parts, bias);
     const key = `fwd${bias ? "+b" : ""} ${geometryKey(g)}`;
     const prim = this.#cached(key, () => {
       const l = this.#convLayouts(g);
@@ -420,9 +451,105 @@ export class OneDnnEngine {
     return out;
   }
 
+  /**
+   * A convolution whose reduction (KH·KW·C products per output) is longer than
+   * {@link MAX_CHAIN}, as `parts` convolutions over equal slices of the input channels, each
+   * adding its partial sums to the output (sum post-op): oneDNN accumulates each output in one
+   * float32 register across the whole reduction, whose rounding error grows with its length.
+   */
+  #splitConv(
+    x: Float32Array,
+    filter: Float32Array,
+    g: ConvGeometry,
+    parts: number,
+    bias?: Float32Array,
+  ): Float32Array {
+    const c = g.inChannels / parts;
+    const o = g.outChannels;
+    const { filterHeight: kh, filterWidth: kw } = g;
+    const out = allocOutput(g.batchSize * g.outHeight * g.outWidth * o);
+    for (let p = 0; p < parts; p++) {
+      const withBias = p === 0 && bias !== undefined;
+      const key = `fwd-part ${p === 0 ? (withBias ? "first+b" : "first") : "add"} ${parts} ` +
+        geometryKey(g);
+      const prim = this.#cached(key, () => {
+        const full = this.#convLayouts(g);
+        // The slice's input channels, copied out dense (oneDNN's fast kernels want dense NHWC),
+        // and its filter rows as a strided view of the HWIO filter.
+        const src = this.#plainMd(nhwc(g.batchSize, c, g.inHeight, g.inWidth));
+        const weights = this.#plainMd({
+          d: [o, c, kh, kw],
+          s: [1, o, kw * g.inChannels * o, g.inChannels * o],
+        });
+        const l = { ...full, src, weights, weightsAny: this.#anyMd([o, c, kh, kw]) };
+        const biasMd = withBias ? this.#plainMd({ d: [o], s: [1] }) : null;
+        const pd = this.#maybeSumPd(this.#forwardDesc(l, biasMd), p > 0);
+        const spec: SlotSpec[] = [
+          { arg: DNNL.argSrc, userMd: src, query: DNNL.querySrcMd, output: false },
+          { arg: DNNL.argWeights, userMd: weights, query: DNNL.queryWeightsMd, output: false },
+          // The output must be the caller's array itself: the sum post-op reads what it holds.
+          { arg: DNNL.argDst, userMd: l.dst, query: null, output: true },
+        ];
+        if (biasMd !== null) {
+          spec.push({
+            arg: DNNL.argBias,
+            userMd: biasMd,
+            query: DNNL.queryWeightsMd,
+            index: 1,
+            output: false,
+          });
+        }
+        return this.#bind(pd, spec);
+      });
+      const xs = this.#scratchOf(g.batchSize * g.inHeight * g.inWidth * c);
+      this.#channelSlice(
+        x.subarray(p * c),
+        xs,
+        [g.batchSize, g.inHeight, g.inWidth, g.inChannels],
+        c,
+      );
+      const fs = filter.subarray(p * c * o);
+      prim.run(withBias ? [xs, fs, out, bias!] : [xs, fs, out]);
+    }
+    return out;
+  }
+
+  /** Copies `c` channels of NHWC `x` of `shape` (from its first) into dense NHWC `to`. */
+  #channelSlice(
+    x: Float32Array,
+    to: Float32Array,
+    shape: readonly [number, number, number, number],
+    c: number,
+  ): void {
+    const [n, h, w, all] = shape;
+    const prim = this.#cached(`slice ${c} ${n},${h},${w},${all}`, () => {
+      const src = this.#plainMd({ d: [n, c, h, w], s: [h * w * all, 1, w * all, all] });
+      const dst = this.#plainMd(nhwc(n, c, h, w));
+      const slot = handleSlot();
+      check(
+        this.#d.dnnl_reorder_primitive_desc_create(
+          slot,
+          Deno.UnsafePointer.of(src),
+          this.#engine,
+          Deno.UnsafePointer.of(dst),
+          this.#engine,
+          null,
+        ),
+        "slice reorder pd",
+      );
+      return this.#bind(handleOf(slot), [
+        { arg: DNNL.argSrc, userMd: src, query: DNNL.querySrcMd, output: false },
+        { arg: DNNL.argDst, userMd: dst, query: DNNL.queryDstMd, output: true },
+      ]);
+    });
+    prim.run([x, to]);
+  }
+
   /** Input gradient (NHWC) of a convolution from its output gradient `dy` and HWIO `filter`. */
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, g: ConvGeometry): Float32Array {
     if (isPatchConv(g)) return this.#patchInputGrad(dy, filter, g);
+    const parts = reductionParts(g.filterHeight * g.filterWidth, g.outChannels);
+    if (parts > 1) return this.#splitInputGrad(dy, filter, g, parts);
     const prim = this.#cached(`bwd-data ${geometryKey(g)}`, () => {
       const l = this.#convLayouts(g);
       const desc = new Uint8Array(OP_DESC_BYTES);
@@ -449,6 +576,83 @@ export class OneDnnEngine {
     const dx = allocOutput(g.batchSize * g.inHeight * g.inWidth * g.inChannels);
     prim.run([dy, filter, dx]);
     return dx;
+  }
+
+  /**
+   * The input gradient as `parts` input gradients over equal slices of the output channels, each
+   * added to the result (see {@link #splitConv}): its reduction runs over KH·KW·O products.
+   */
+  #splitInputGrad(
+    dy: Float32Array,
+    filter: Float32Array,
+    g: ConvGeometry,
+    parts: number,
+  ): Float32Array {
+    const o = g.outChannels / parts;
+    const cin = g.inChannels;
+    const { filterHeight: kh, filterWidth: kw } = g;
+    const dx = allocOutput(g.batchSize * g.inHeight * g.inWidth * cin);
+    for (let p = 0; p < parts; p++) {
+      const key = `bwd-data-part ${p === 0 ? "first" : "add"} ${parts} ${geometryKey(g)}`;
+      const prim = this.#cached(key, () => {
+        const full = this.#convLayouts(g);
+        const dst = this.#plainMd(nhwc(g.batchSize, o, g.outHeight, g.outWidth));
+        const weights = this.#plainMd({
+          d: [o, cin, kh, kw],
+          s: [1, g.outChannels, kw * cin * g.outChannels, cin * g.outChannels],
+        });
+        const l = { ...full, dst, weights, weightsAny: this.#anyMd([o, cin, kh, kw]) };
+        const desc = new Uint8Array(OP_DESC_BYTES);
+        check(
+          this.#d.dnnl_dilated_convolution_backward_data_desc_init(
+            desc,
+            DNNL.convolutionDirect,
+            l.src,
+            l.weightsAny,
+            l.dst,
+            l.strides,
+            l.dilates,
+            l.padL,
+            l.padR,
+          ),
+          "convolution backward data desc",
+        );
+        return this.#bind(this.#backwardPd(desc, l), [
+          { arg: DNNL.argDiffDst, userMd: dst, query: DNNL.queryDiffDstMd, output: false },
+          { arg: DNNL.argWeights, userMd: weights, query: DNNL.queryWeightsMd, output: false },
+          { arg: DNNL.argDiffSrc, userMd: l.src, query: DNNL.queryDiffSrcMd, output: true },
+        ]);
+      });
+      const dys = this.#scratchOf(g.batchSize * g.outHeight * g.outWidth * o);
+      const shape = [g.batchSize, g.outHeight, g.outWidth, g.outChannels] as const;
+      this.#channelSlice(dy.subarray(p * o), dys, shape, o);
+      // Backward primitives take no sum post-op: later slices go to a buffer, then are added.
+      const part = p === 0 ? dx : this.#partialOf(dx.length);
+      prim.run([dys, filter.subarray(p * o), part]);
+      if (p > 0) this.#addInPlace(dx, part);
+    }
+    return dx;
+  }
+
+  /** A second scratch array of `n` floats (partial results), reused across calls. */
+  #partialOf(n: number): Float32Array {
+    if (this.#partial.length < n) this.#partial = new Float32Array(n);
+    return this.#partial.subarray(0, n);
+  }
+
+  /** acc += v (same length), in place. */
+  #addInPlace(acc: Float32Array, v: Float32Array): void {
+    const prim = this.#cached(`accumulate ${acc.length}`, () => {
+      const md = this.#plainMd({ d: [acc.length], s: [1] });
+      const desc = new Uint8Array(OP_DESC_BYTES);
+      check(this.#d.dnnl_binary_desc_init(desc, DNNL.binaryAdd, md, md, md), "binary desc");
+      return this.#bind(this.#primitiveDesc(desc, null), [
+        { arg: DNNL.argSrc, userMd: md, query: DNNL.querySrcMd, output: false },
+        { arg: DNNL.argSrc1, userMd: md, query: DNNL.querySrcMd, index: 1, output: false },
+        { arg: DNNL.argDst, userMd: md, query: DNNL.queryDstMd, output: true },
+      ]);
+    });
+    prim.run([acc, v, acc]);
   }
 
   /** Filter gradient (HWIO) of an NHWC convolution from its input `x` and output gradient `dy`. */
@@ -568,20 +772,40 @@ export class OneDnnEngine {
     const { batch, m, n, k, transA, transB } = shape;
     const batchA = a.length === m * k ? 1 : batch;
     const batchB = b.length === k * n ? 1 : batch;
-    const key = `matmul ${batchA}x${batchB} ${m} ${n} ${k} ${transA} ${transB}`;
-    const prim = this.#cached(key, () => {
-      const src = this.#plainMd({ d: [batchA, m, k], s: [m * k, transA ? 1 : k, transA ? m : 1] });
-      const wei = this.#plainMd({ d: [batchB, k, n], s: [k * n, transB ? 1 : n, transB ? k : 1] });
-      const dst = this.#plainMd({ d: [batch, m, n], s: [m * n, n, 1] });
-      const desc = new Uint8Array(OP_DESC_BYTES);
-      check(this.#d.dnnl_matmul_desc_init(desc, src, wei, null, dst), "matmul desc");
-      return this.#bind(this.#primitiveDesc(desc, null), [
-        { arg: DNNL.argSrc, userMd: src, query: DNNL.querySrcMd, output: false },
-        { arg: DNNL.argWeights, userMd: wei, query: DNNL.queryWeightsMd, output: false },
-        { arg: DNNL.argDst, userMd: dst, query: DNNL.queryDstMd, output: true },
-      ]);
-    });
-    prim.run([a, b, out]);
+    // Long reductions in slices of at most MAX_CHAIN products, each added to the output (see
+    // #splitConv): slice p of the reduction is a strided view of both operands.
+    const parts = reductionParts(1, k);
+    const kp = k / parts;
+    for (let p = 0; p < parts; p++) {
+      const key = `matmul${parts > 1 ? ` part ${p > 0 ? "add" : "first"} ${parts}` : ""} ` +
+        `${batchA}x${batchB} ${m} ${n} ${k} ${transA} ${transB}`;
+      const prim = this.#cached(key, () => {
+        const src = this.#plainMd({
+          d: [batchA, m, kp],
+          s: [m * k, transA ? 1 : k, transA ? m : 1],
+        });
+        const wei = this.#plainMd({
+          d: [batchB, kp, n],
+          s: [k * n, transB ? 1 : n, transB ? k : 1],
+        });
+        const dst = this.#plainMd({ d: [batch, m, n], s: [m * n, n, 1] });
+        const desc = new Uint8Array(OP_DESC_BYTES);
+        check(this.#d.dnnl_matmul_desc_init(desc, src, wei, null, dst), "matmul desc");
+        return this.#bind(this.#maybeSumPd(desc, p > 0), [
+          { arg: DNNL.argSrc, userMd: src, query: DNNL.querySrcMd, output: false },
+          { arg: DNNL.argWeights, userMd: wei, query: DNNL.queryWeightsMd, output: false },
+          {
+            arg: DNNL.argDst,
+            userMd: dst,
+            query: parts > 1 ? null : DNNL.queryDstMd,
+            output: true,
+          },
+        ]);
+      });
+      const as = p === 0 ? a : a.subarray(p * kp * (transA ? m : 1));
+      const bs = p === 0 ? b : b.subarray(p * kp * (transB ? 1 : n));
+      prim.run([as, bs, out]);
+    }
     return out;
   }
 
@@ -661,6 +885,33 @@ export class OneDnnEngine {
     this.#patches(dp, dx, g, false);
     return dx;
   }
+}
+
+/**
+ * Longest reduction oneDNN runs in one piece: its float32 kernels accumulate each output of a
+ * convolution or matrix product in one register across the whole reduction (KH·KW·C products; K
+ * of a matrix product), so the rounding error grows with the reduction's length — several times
+ * the WebAssembly kernels' at ResNet widths, which add blocks of 256 products. Longer reductions
+ * are split into slices of at most this many products, each added to the output.
+ */
+export const MAX_CHAIN = 288;
+
+/**
+ * Into how many equal slices of its `channels` a reduction of `taps` × `channels` products is
+ * split so that each holds at most {@link MAX_CHAIN} of them (1: not split). Slices keep a
+ * multiple of 16 channels where that divides evenly (oneDNN's vector width), else any divisor.
+ */
+export function reductionParts(taps: number, channels: number): number {
+  if (taps * channels <= MAX_CHAIN) return 1;
+  const need = Math.ceil((taps * channels) / MAX_CHAIN);
+  let fallback = 0;
+  for (let parts = need; parts <= channels; parts++) {
+    if (channels % parts !== 0) continue;
+    if ((channels / parts) % 16 === 0) return parts;
+    if (fallback === 0) fallback = parts;
+  }
+  // A slice must hold at least one channel; a tap count above MAX_CHAIN alone cannot be split.
+  return fallback === 0 ? channels : fallback;
 }
 
 /**
