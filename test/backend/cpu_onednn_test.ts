@@ -6,7 +6,14 @@ import { maxRelErr as relErr } from "./numerics.ts";
 import * as tf from "@tensorflow/tfjs";
 import { OneDnnEngine } from "../../lib/backend/cpu/onednn.ts";
 import { fastCpuRuntime, registerFastCpuBackend } from "../../lib/backend/cpu/backend.ts";
-import { conv2dBackpropFilter, convGeometry } from "../../lib/backend/cpu/ops.ts";
+import {
+  conv2d,
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  convGeometry,
+  matmul,
+} from "../../lib/backend/cpu/ops.ts";
+import { MAX_CHAIN, reductionParts } from "../../lib/backend/cpu/onednn.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -95,6 +102,110 @@ Deno.test("oneDNN convolutions and matmul match tfjs's cpu kernels at ResNet-18/
   // No primitive fell back to oneDNN's slow reference implementations.
   for (const [key, impl] of e.implementations()) assert.doesNotMatch(impl, /^ref/, key);
   tf.dispose([a, w]);
+});
+
+/** rms(a − ref) / rms(ref): the rounding error of a float32 result against float64. */
+function rmsRel(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let d = 0, r = 0;
+  for (let i = 0; i < ref.length; i++) {
+    d += (a[i] - ref[i]) ** 2;
+    r += ref[i] ** 2;
+  }
+  return Math.sqrt(d / r);
+}
+
+/** Deterministic values in [lo, hi). */
+function values(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return lo + (hi - lo) * (s / 2 ** 32);
+  });
+}
+
+Deno.test("reductions longer than MAX_CHAIN are split into channel slices", () => {
+  assert.equal(reductionParts(9, 3), 1); // the stem: 27 products
+  assert.equal(reductionParts(1, 256), 1);
+  assert.equal(reductionParts(1, 512), 2);
+  assert.equal(reductionParts(9, 64), 2); // 2 x 288
+  assert.equal(reductionParts(9, 512), 16); // 32 channels per slice
+  assert.equal(reductionParts(1, 32768), 128);
+  assert.equal(reductionParts(9, 100), 4); // no slice of a multiple of 16: any divisor (25)
+  for (const [taps, c] of [[9, 64], [9, 512], [1, 1024], [1, 32768], [9, 100], [4, 512]]) {
+    const p = reductionParts(taps, c);
+    assert.equal(c % p, 0);
+    assert.ok((taps * c) / p <= MAX_CHAIN, `${taps}x${c}: ${p} parts`);
+  }
+});
+
+Deno.test("oneDNN's long reductions are as accurate as the WebAssembly kernels'", async () => {
+  // Before the split, oneDNN's 3x3 512→512 convolution (4,608 products per output) and its input
+  // gradient were 3.5x the WebAssembly kernels' rounding error against float64.
+  await registerFastCpuBackend({ threads: 2, engine: "wasm" });
+  const wasm = fastCpuRuntime()!;
+  const e = OneDnnEngine.open();
+  const [n, hw, cin, cout] = [2, 4, 512, 512];
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [1, 1],
+    [1, 1],
+    [0, 0],
+  ];
+  const g = convGeometry([n, hw, hw, cin], [3, 3, cin, cout], [1, 1], pad);
+  const x = values(n * hw * hw * cin, 1, 0, 1); // post-ReLU activations
+  const f = values(9 * cin * cout, 2, -1 / 48, 1 / 48);
+  const dy = values(n * hw * hw * cout, 3);
+  const y64 = new Float64Array(n * hw * hw * cout);
+  const dx64 = new Float64Array(x.length);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < hw; oy++) {
+      for (let ox = 0; ox < hw; ox++) {
+        const o = ((b * hw + oy) * hw + ox) * cout;
+        for (let ky = 0; ky < 3; ky++) {
+          for (let kx = 0; kx < 3; kx++) {
+            const iy = oy + ky - 1, ix = ox + kx - 1;
+            if (iy < 0 || ix < 0 || iy >= hw || ix >= hw) continue;
+            const xi = ((b * hw + iy) * hw + ix) * cin;
+            for (let ci = 0; ci < cin; ci++) {
+              const fi = ((ky * 3 + kx) * cin + ci) * cout;
+              let acc = 0;
+              for (let co = 0; co < cout; co++) {
+                y64[o + co] += x[xi + ci] * f[fi + co];
+                acc += dy[o + co] * f[fi + co];
+              }
+              dx64[xi + ci] += acc;
+            }
+          }
+        }
+      }
+    }
+  }
+  const [m, nn, k] = [8, 64, 32768]; // the 8x8 stride-8 student head's patch product
+  const a = values(m * k, 4, 0, 1);
+  const w = values(k * nn, 5, -1 / 181, 1 / 181);
+  const mm64 = new Float64Array(m * nn);
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < k; p++) {
+      const v = a[i * k + p];
+      for (let j = 0; j < nn; j++) mm64[i * nn + j] += v * w[p * nn + j];
+    }
+  }
+  const shape = { batch: 1, m, n: nn, k, transA: false, transB: false };
+  const cases: [string, Float32Array, Float32Array, Float64Array][] = [
+    ["forward", e.conv2d(x, f, g), conv2d(wasm, x, f, g), y64],
+    ["input gradient", e.conv2dBackpropInput(dy, f, g), conv2dBackpropInput(wasm, dy, f, g), dx64],
+    ["matmul k=32768", e.matmul(a, w, shape), matmul(wasm, a, w, shape), mm64],
+  ];
+  for (const [what, dnnl, ref32, ref64] of cases) {
+    const ed = rmsRel(dnnl, ref64);
+    const ew = rmsRel(ref32, ref64);
+    assert.ok(
+      ed <= 1.25 * ew,
+      `${what}: oneDNN ${ed.toExponential(2)}, wasm ${ew.toExponential(2)}`,
+    );
+    assert.ok(ed < 4e-7, `${what}: oneDNN ${ed.toExponential(2)}`);
+  }
+  for (const [key, impl] of e.implementations()) assert.doesNotMatch(impl, /^ref/, key);
 });
 
 Deno.test("the primitive cache is bounded and results stay right when it starts over", () => {

@@ -15,8 +15,8 @@ import {
 } from "../../lib/parity/mod.ts";
 import { parseParityArgs } from "../../lib/parity/cli.ts";
 
-// The full comparison, both training steps, runs on the WebAssembly kernels; oneDNN's convolutions
-// are compared on the well-conditioned first step in parity_onednn_test.ts.
+// The full comparison, both training steps, on the WebAssembly kernels; parity_onednn_test.ts runs
+// the same on the oneDNN engine.
 await registerFastCpuBackend({ engine: "wasm" });
 await initBackend("cpu");
 
