@@ -131,14 +131,12 @@ export class CifarResNet extends Network {
 
   /** f0 (stem), f1..f3 (stages), the pooled vector and the logits. */
   features(x: tf.Tensor): Features {
-    let h = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
-    const maps = [h];
-    for (const stage of this.#stages) {
-      h = stage.forward(h);
-      maps.push(h);
-    }
+    const maps = Network.stageMaps(
+      tf.relu(this.#bn1.forward(this.#conv1.forward(x))),
+      this.#stages,
+    );
     // AdaptiveAvgPool2d((1, 1)) + flatten.
-    const pooled = tf.mean(h, [1, 2]);
+    const pooled = tf.mean(maps[maps.length - 1], [1, 2]);
     return { maps, pooled, logits: this.classifier.forward(pooled) };
   }
 }

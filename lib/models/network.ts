@@ -81,6 +81,16 @@ export abstract class Network extends Module {
   /** Every feature of one forward pass. Wrap in `tf.tidy`. */
   abstract features(x: tf.Tensor): Features;
 
+  /** Runs `stages` one after another from the stem's output `f0`; returns `[f0, s1, s2, …]`. */
+  protected static stageMaps(
+    f0: tf.Tensor,
+    stages: readonly { forward(x: tf.Tensor): tf.Tensor }[],
+  ): tf.Tensor[] {
+    const maps = [f0];
+    for (const stage of stages) maps.push(stage.forward(maps[maps.length - 1]));
+    return maps;
+  }
+
   /** Logits and pooled feature. Wrap in `tf.tidy`. */
   forward(x: tf.Tensor): HeadOutput {
     const f = this.features(x);

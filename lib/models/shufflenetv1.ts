@@ -146,14 +146,11 @@ export class ShuffleNetV1 extends Network {
 
   /** f0 (stem), f1..f3 (stages), the pooled f3 and the logits. */
   features(x: tf.Tensor): Features {
-    const f0 = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
-    const maps = [f0];
-    let h = f0;
-    for (const layer of this.#layers) {
-      h = layer.forward(h);
-      maps.push(h);
-    }
-    const pooled = tf.mean(h, [1, 2]);
+    const maps = Network.stageMaps(
+      tf.relu(this.#bn1.forward(this.#conv1.forward(x))),
+      this.#layers,
+    );
+    const pooled = tf.mean(maps[maps.length - 1], [1, 2]);
     return { maps, pooled, logits: this.classifier.forward(pooled) };
   }
 }

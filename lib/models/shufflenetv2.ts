@@ -182,14 +182,11 @@ export class ShuffleNetV2 extends Network {
 
   /** f0 (stem), f1..f3 (stages), the pooled head vector and the logits. */
   features(x: tf.Tensor): Features {
-    const f0 = tf.relu(this.#bn1.forward(this.#conv1.forward(x)));
-    const maps = [f0];
-    let h = f0;
-    for (const layer of this.#layers) {
-      h = layer.forward(h);
-      maps.push(h);
-    }
-    const head = tf.relu(this.#bn2.forward(this.#conv2.forward(h)));
+    const maps = Network.stageMaps(
+      tf.relu(this.#bn1.forward(this.#conv1.forward(x))),
+      this.#layers,
+    );
+    const head = tf.relu(this.#bn2.forward(this.#conv2.forward(maps[maps.length - 1])));
     const pooled = tf.mean(head, [1, 2]);
     return { maps, pooled, logits: this.classifier.forward(pooled) };
   }

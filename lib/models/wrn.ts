@@ -177,13 +177,8 @@ export class WideResNet extends Network {
 
   /** f0 (stem conv), f1..f3 (block outputs), the pooled vector and the logits. */
   features(x: tf.Tensor): Features {
-    let h = this.#conv1.forward(x);
-    const maps = [h];
-    for (const block of this.#blocks) {
-      h = block.forward(h);
-      maps.push(h);
-    }
-    const pooled = tf.mean(tf.relu(this.#bn1.forward(h)), [1, 2]);
+    const maps = Network.stageMaps(this.#conv1.forward(x), this.#blocks);
+    const pooled = tf.mean(tf.relu(this.#bn1.forward(maps[maps.length - 1])), [1, 2]);
     return { maps, pooled, logits: this.classifier.forward(pooled) };
   }
 }

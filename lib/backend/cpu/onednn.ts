@@ -357,6 +357,35 @@ export class OneDnnEngine {
     return bound;
   }
 
+  /** A cached reorder (a strided copy) from the `from` layout to the `to` layout. */
+  #reorder(
+    key: string,
+    what: string,
+    from: { d: number[]; s: number[] },
+    to: { d: number[]; s: number[] },
+  ): BoundPrimitive {
+    return this.#cached(key, () => {
+      const src = this.#plainMd(from);
+      const dst = this.#plainMd(to);
+      const slot = handleSlot();
+      check(
+        this.#d.dnnl_reorder_primitive_desc_create(
+          slot,
+          Deno.UnsafePointer.of(src),
+          this.#engine,
+          Deno.UnsafePointer.of(dst),
+          this.#engine,
+          null,
+        ),
+        `${what} reorder pd`,
+      );
+      return this.#bind(handleOf(slot), [
+        { arg: DNNL.argSrc, userMd: src, query: DNNL.querySrcMd, output: false },
+        { arg: DNNL.argDst, userMd: dst, query: DNNL.queryDstMd, output: true },
+      ]);
+    });
+  }
+
   #cached(key: string, build: () => BoundPrimitive): BoundPrimitive {
     let p = this.#cache.get(key);
     if (p === undefined) {
@@ -522,27 +551,12 @@ export class OneDnnEngine {
     c: number,
   ): void {
     const [n, h, w, all] = shape;
-    const prim = this.#cached(`slice ${c} ${n},${h},${w},${all}`, () => {
-      const src = this.#plainMd({ d: [n, c, h, w], s: [h * w * all, 1, w * all, all] });
-      const dst = this.#plainMd(nhwc(n, c, h, w));
-      const slot = handleSlot();
-      check(
-        this.#d.dnnl_reorder_primitive_desc_create(
-          slot,
-          Deno.UnsafePointer.of(src),
-          this.#engine,
-          Deno.UnsafePointer.of(dst),
-          this.#engine,
-          null,
-        ),
-        "slice reorder pd",
-      );
-      return this.#bind(handleOf(slot), [
-        { arg: DNNL.argSrc, userMd: src, query: DNNL.querySrcMd, output: false },
-        { arg: DNNL.argDst, userMd: dst, query: DNNL.queryDstMd, output: true },
-      ]);
-    });
-    prim.run([x, to]);
+    this.#reorder(
+      `slice ${c} ${n},${h},${w},${all}`,
+      "slice",
+      { d: [n, c, h, w], s: [h * w * all, 1, w * all, all] },
+      nhwc(n, c, h, w),
+    ).run([x, to]);
   }
 
   /** Input gradient (NHWC) of a convolution from its output gradient `dy` and HWIO `filter`. */
@@ -826,27 +840,12 @@ export class OneDnnEngine {
     const w = g.inWidth;
     const dimsOf = [n, oh, ow, kh, kw, c];
     const image = { d: dimsOf, s: [g.inHeight * w * c, kh * w * c, kw * c, w * c, c, 1] };
-    const prim = this.#cached(`patches ${toPatches} ${geometryKey(g)}`, () => {
-      const src = this.#plainMd(toPatches ? image : rowMajor(dimsOf));
-      const dst = this.#plainMd(toPatches ? rowMajor(dimsOf) : image);
-      const slot = handleSlot();
-      check(
-        this.#d.dnnl_reorder_primitive_desc_create(
-          slot,
-          Deno.UnsafePointer.of(src),
-          this.#engine,
-          Deno.UnsafePointer.of(dst),
-          this.#engine,
-          null,
-        ),
-        "patch reorder pd",
-      );
-      return this.#bind(handleOf(slot), [
-        { arg: DNNL.argSrc, userMd: src, query: DNNL.querySrcMd, output: false },
-        { arg: DNNL.argDst, userMd: dst, query: DNNL.queryDstMd, output: true },
-      ]);
-    });
-    prim.run([from, to]);
+    this.#reorder(
+      `patches ${toPatches} ${geometryKey(g)}`,
+      "patch",
+      toPatches ? image : rowMajor(dimsOf),
+      toPatches ? rowMajor(dimsOf) : image,
+    ).run([from, to]);
   }
 
   /** The patch matrix of `x` (in the scratch array): M = N·OH·OW patches of K = KH·KW·C values. */
