@@ -187,8 +187,19 @@ export function recipe(
   };
 }
 
-/** The defaults of a run for a method and recipe. */
-export function defaultTrainConfig(method: MethodConfig, recipeName: RecipeName, network: string) {
+/**
+ * The defaults of a run for a method, recipe and network (before any field of a config applies).
+ *
+ * @example
+ * ```ts
+ * defaultTrainConfig(resolveMethodConfig("kd"), "toolbox", "resnet8x4").optim.lr; // 0.05
+ * ```
+ */
+export function defaultTrainConfig(
+  method: MethodConfig,
+  recipeName: RecipeName,
+  network: string,
+): TrainConfig {
   const r = recipe(recipeName, network);
   const cfg: TrainConfig = {
     recipe: recipeName,
