@@ -91,13 +91,14 @@ export class FitnetDistiller extends TeacherStudentDistiller {
     seed: number;
   }) {
     super(student, teacher);
-    const s = student.featureShapes(ctx.inputSize).maps[cfg.hintLayer];
-    const t = teacher.featureShapes(ctx.inputSize).maps[cfg.hintLayer];
+    const sMaps = student.featureShapes(ctx.inputSize).maps;
+    const tMaps = teacher.featureShapes(ctx.inputSize).maps;
+    const s = sMaps[cfg.hintLayer];
+    const t = tMaps[cfg.hintLayer];
     if (s === undefined || t === undefined) {
       throw new Error(
         `fitnet: hintLayer ${cfg.hintLayer} is not a feature map of both networks (they have ` +
-          `${student.featureShapes(ctx.inputSize).maps.length} and ` +
-          `${teacher.featureShapes(ctx.inputSize).maps.length})`,
+          `${sMaps.length} and ${tMaps.length})`,
       );
     }
     this.regressor = this.module.add("hint", new ConvReg(s, t, new Generator(ctx.seed)));

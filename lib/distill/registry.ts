@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { mergeChecked } from "../io/merge_checked.ts";
 import { baseline } from "./baseline.ts";
 import type { Distiller } from "./distiller.ts";
 import { fitnet } from "./fitnet.ts";
@@ -69,26 +70,10 @@ export function resolveMethodConfig(partial: unknown, source = "method"): Method
   } catch (e) {
     throw new Error(`${source}: ${(e as Error).message}`);
   }
-  const defaults = method.defaults as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(partial)) {
-    if (!(k in defaults)) {
-      throw new Error(
-        `${source}: unknown field "${k}" for method "${name}"; its fields: ${
-          Object.keys(defaults).join(", ")
-        }`,
-      );
-    }
-    const want = defaults[k];
-    const same = Array.isArray(want) ? Array.isArray(v) : typeof v === typeof want;
-    if (!same) {
-      throw new Error(
-        `${source}: "${k}" must be ${Array.isArray(want) ? "a list" : `a ${typeof want}`}, got ${
-          JSON.stringify(v)
-        }`,
-      );
-    }
-  }
-  const cfg = structuredClone({ ...defaults, ...partial }) as unknown as MethodConfigBase;
+  const cfg = mergeChecked(method.defaults, partial, source, {
+    unknown: (field, known) =>
+      `unknown field "${field}" for method "${name}"; its fields: ${known.join(", ")}`,
+  }) as unknown as MethodConfigBase;
   method.validate?.(cfg, source);
   return cfg as MethodConfig;
 }

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { resolveMethodConfig } from "../distill/registry.ts";
+import { forwardBackward } from "../distill/step.ts";
 import { teskd, type TeskdConfig, TeskdDistiller } from "../distill/teskd.ts";
 import type { Teskd } from "../models/teskd.ts";
 import { createTeacher } from "../models/zoo.ts";
@@ -158,22 +159,20 @@ export function trainForwardBackward(
     ? model
     : new TeskdDistiller(model, resolveMethodConfig({ name: "teskd", ...cfg }) as TeskdConfig);
   distiller.train(true);
-  const params = distiller.module.trainableParameters();
-  let outputs = new Map<string, tf.Tensor>();
-  let terms: Record<string, tf.Scalar> = {};
-  const { value, grads } = tf.variableGrads(() => {
-    const out = distiller.loss({ x: x as tf.Tensor4D, y: labels });
-    outputs = new Map(Object.entries(out.outputs ?? {}).map(([k, t]) => [k, tf.keep(t)]));
-    terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, tf.keep(t)]));
-    return out.total;
-  }, params.map((p) => p.variable));
-  const byName = new Map<string, tf.Tensor>();
-  for (const p of params) {
-    const g = grads[p.variable.name];
-    if (g === undefined) throw new Error(`no gradient for ${p.name}`);
-    byName.set(p.name, g);
+  const step = forwardBackward(distiller, { x: x as tf.Tensor4D, y: labels });
+  for (const p of distiller.module.trainableParameters()) {
+    if (!step.grads.has(p.name)) {
+      step.dispose();
+      throw new Error(`no gradient for ${p.name}`);
+    }
   }
-  return { outputs, terms, total: value, grads: byName };
+  // TESKD's heads are among its outputs (the logits), so outputs, terms, total and grads are all.
+  return {
+    outputs: new Map(Object.entries(step.outputs ?? {})),
+    terms: step.terms,
+    total: step.total,
+    grads: step.grads,
+  };
 }
 
 async function checkTrainSteps(

@@ -9,7 +9,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Distiller, FrozenOutputs } from "../distill/distiller.ts";
+import type { Distiller } from "../distill/distiller.ts";
+import { forwardBackward } from "../distill/step.ts";
 import type { Method, MethodConfigBase } from "../distill/method.ts";
 import { METHODS, resolveMethodConfig } from "../distill/registry.ts";
 import { crossEntropy } from "../losses/losses.ts";
@@ -352,27 +353,8 @@ async function checkTrain(
       const ref = fx.train_steps[k];
       const p = `train_steps[${k}]`;
       distiller.train(true);
-      let frozen: FrozenOutputs | undefined;
-      if (distiller.frozenForward) {
-        frozen = tf.tidy(() =>
-          distiller.frozenForward!(x) as unknown as tf.TensorContainer
-        ) as unknown as FrozenOutputs;
-      }
-      let outputs: Record<string, tf.Tensor> = {};
-      let terms: Record<string, tf.Scalar> = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const out = distiller.loss({ x, y }, frozen);
-        outputs = Object.fromEntries(
-          Object.entries(out.outputs ?? {}).map(([n, t]) => [n, tf.keep(t)]),
-        );
-        terms = Object.fromEntries(Object.entries(out.terms).map(([n, t]) => [n, tf.keep(t)]));
-        return out.total;
-      }, params.map((q) => q.variable));
-      const gradByName = new Map<string, tf.Tensor>();
-      for (const q of params) {
-        const g = grads[q.variable.name];
-        if (g !== undefined) gradByName.set(q.name, g);
-      }
+      const step = forwardBackward(distiller, { x, y });
+      const outputs = step.outputs ?? {};
       try {
         for (const [key, r] of Object.entries(ref.outputs)) {
           if ("values" in r || "sumsq" in r) {
@@ -391,7 +373,7 @@ async function checkTrain(
           }
         }
         for (const [key, v] of Object.entries(ref.loss)) {
-          const t = key === "total" ? value : terms[key];
+          const t = key === "total" ? step.total : step.terms[key];
           // A method without a term of its own (kd: the toolbox logs its "kd" term as 0) has none.
           const val = t ? (await t.data())[0] : v === 0 ? 0 : NaN;
           tally.add(
@@ -401,16 +383,10 @@ async function checkTrain(
             tol(fx, `${p}.loss/scalar_rel`),
           );
         }
-        await checkGrads(fx, built, ref, p, gradByName, byName, tally);
-        sgd.step(gradByName);
+        await checkGrads(fx, built, ref, p, step.grads, byName, tally);
+        sgd.step(step.grads);
       } finally {
-        tf.dispose([
-          value,
-          ...Object.values(grads),
-          ...Object.values(outputs),
-          ...Object.values(terms),
-          frozen as unknown as tf.TensorContainer,
-        ]);
+        step.dispose();
       }
       const sd = allState();
       await compareSummaries(

@@ -21,6 +21,7 @@
  * @module
  */
 import { getMethod, type MethodConfig, resolveMethodConfig } from "../distill/registry.ts";
+import { mergeChecked } from "../io/merge_checked.ts";
 import { networkNames } from "../models/registry.ts";
 import type { ScheduleKind } from "./schedule.ts";
 
@@ -258,49 +259,20 @@ export function resolveTrainConfig(input: unknown, source = "config"): TrainConf
   }
   const defaults = defaultTrainConfig(method, recipeName, network);
   const { method: _m, ...rest } = given;
-  const merged = mergeChecked(defaults, rest, source, "") as TrainConfig;
+  const merged = mergeChecked(defaults, rest, source, {
+    optional: OPTIONAL,
+  }) as unknown as TrainConfig;
   merged.method = method;
   if (merged.model.teacher !== undefined) {
     merged.model.teacher = mergeChecked(
       { network: "", widthMultiplier: 1 },
       merged.model.teacher,
       source,
-      "model.teacher.",
-    ) as TeacherConfig;
+      { path: "model.teacher.", optional: OPTIONAL },
+    ) as unknown as TeacherConfig;
   }
   validate(merged, source);
   return merged;
-}
-
-/** Deep-merges `given` into `defaults`, refusing unknown fields and values of another type. */
-function mergeChecked(defaults: unknown, given: unknown, source: string, path: string): unknown {
-  if (typeof given !== "object" || given === null || Array.isArray(given)) {
-    throw new Error(
-      `${source}: "${path.slice(0, -1)}" must be an object, got ${JSON.stringify(given)}`,
-    );
-  }
-  const out = structuredClone(defaults) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(given)) {
-    const field = path + k;
-    const d = out[k];
-    if (!(k in out) && !OPTIONAL.has(field)) {
-      const known = Object.keys(out).join(", ");
-      throw new Error(`${source}: unknown field "${field}"; known fields here: ${known}`);
-    }
-    if (v === undefined) continue;
-    if (d !== undefined && typeof d === "object" && d !== null && !Array.isArray(d)) {
-      out[k] = mergeChecked(d, v, source, field + ".");
-    } else if (d !== undefined && (Array.isArray(d) ? !Array.isArray(v) : typeof v !== typeof d)) {
-      throw new Error(
-        `${source}: "${field}" must be ${Array.isArray(d) ? "a list" : `a ${typeof d}`}, got ${
-          JSON.stringify(v)
-        }`,
-      );
-    } else {
-      out[k] = structuredClone(v);
-    }
-  }
-  return out;
 }
 
 function validate(cfg: TrainConfig, source: string): void {

@@ -44,15 +44,8 @@ export async function accuracy(
       signal?.throwIfAborted();
       const counts = tf.tidy(() => {
         const logits = predict(tf.tensor4d(b.x, [b.n, b.height, b.width, b.channels]));
-        const y = tf.tensor1d(b.y, "int32").reshape([-1, 1]);
-        const hit = (k: number) =>
-          tf.sum(
-            tf.cast(
-              tf.any(tf.equal(tf.topk(logits, Math.min(k, logits.shape[1])).indices, y), 1),
-              "int32",
-            ),
-          );
-        return tf.stack([hit(1), hit(5)]);
+        const y = tf.tensor1d(b.y, "int32");
+        return tf.stack([correct(logits, y, 1), correct(logits, y, 5)]);
       });
       const [h1, h5] = await counts.data();
       counts.dispose();
@@ -65,4 +58,11 @@ export async function accuracy(
   }
   if (n === 0) throw new Error("accuracy: the data yielded no images");
   return { top1: (100 * c1) / n, top5: (100 * c5) / n, n };
+}
+
+/** Number of samples whose label is among the top-k logits (k capped at the number of classes). */
+export function correct(logits: tf.Tensor2D, labels: tf.Tensor1D, k: number): tf.Scalar {
+  const kk = Math.min(k, logits.shape[1]);
+  const top = tf.topk(logits, kk).indices;
+  return tf.cast(tf.sum(tf.any(tf.equal(top, labels.reshape([-1, 1])), 1)), "float32") as tf.Scalar;
 }

@@ -4,8 +4,8 @@
  * per-epoch records, cancellation between steps, NaN/Inf detection, and atomic checkpoints. The
  * trainer names no method: it asks the distiller.
  *
- * The loop, per step: the frozen forward passes (a pretrained teacher) outside the gradient tape, the
- * method's training-mode loss under `tf.variableGrads` over the trainable parameters only, read the
+ * The loop, per step: `forwardBackward` (the frozen forward passes of a pretrained teacher outside the
+ * gradient tape, the method's training-mode loss under it over the trainable parameters only), read the
  * loss (the one sync point, which also lets the event loop run for interrupts and progress), refuse a
  * non-finite loss or gradient, set the scheduled learning rate, SGD step, dispose everything.
  *
@@ -33,7 +33,9 @@
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.ts";
-import type { Distiller, FrozenOutputs } from "../distill/distiller.ts";
+import type { Distiller } from "../distill/distiller.ts";
+import { type ForwardBackward, forwardBackward } from "../distill/step.ts";
+import { correct } from "./evaluate.ts";
 import { crossEntropy } from "../losses/losses.ts";
 import { kernelInterruptSignal } from "../jupyter.ts";
 import type { Module } from "../nn/module.ts";
@@ -355,47 +357,29 @@ export class Trainer {
   /** One optimizer step; on any failure nothing is changed (BatchNorm statistics are restored). */
   async #trainStep(batch: Batch, lr: number, p: EpochProgress): Promise<StepResult> {
     const { distiller } = this.#opts;
-    const params = distiller.module.trainableParameters();
     const buffers = distiller.module.namedBuffers();
     const saved = buffers.map((b) => b.variable.clone()); // shares data: cheap
     const x = tf.tensor4d(batch.x, [batch.n, batch.height, batch.width, batch.channels]);
     const y = tf.tensor1d(batch.y, "int32");
     const index = batch.index ? tf.tensor1d(batch.index, "int32") : undefined;
     const owned: tf.Tensor[] = [x, y, ...(index ? [index] : []), ...saved];
+    let r: ForwardBackward | undefined;
     try {
-      // Frozen modules (a pretrained teacher) run before the tape starts: nothing of theirs is
-      // recorded, and no gradient is computed for them.
-      let frozen: FrozenOutputs | undefined;
-      if (distiller.frozenForward) {
-        frozen = tf.tidy(() =>
-          distiller.frozenForward!(x) as unknown as tf.TensorContainer
-        ) as unknown as FrozenOutputs;
-        owned.push(...collectTensors(frozen));
-      }
-      let names: string[] = [];
-      let headNames: string[] = [];
-      let stats: tf.Tensor | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const l = distiller.loss({ x, y, index }, frozen);
-        names = Object.keys(l.terms);
-        headNames = Object.keys(l.heads);
-        // [total, ...terms, ...correct top-1 per head], read back in one transfer
-        stats = tf.keep(tf.stack([
-          l.total,
-          ...names.map((n) => l.terms[n]),
-          ...headNames.map((h) => correct(l.heads[h], y, 1)),
-        ]));
-        return l.total;
-      }, params.map((q) => q.variable));
-      owned.push(value, stats!, ...Object.values(grads));
-      // Parameters the loss does not reach get no gradient and are skipped, as in PyTorch.
-      const gradByName = new Map(
-        params.filter((q) => grads[q.variable.name] !== undefined)
-          .map((q) => [q.name, grads[q.variable.name]]),
+      r = forwardBackward(distiller, { x, y, index });
+      const step = r;
+      const names = Object.keys(step.terms);
+      const headNames = Object.keys(step.heads);
+      // [total, ...terms, ...correct top-1 per head], then Σ g², read back in one transfer each
+      const stats = tf.tidy(() =>
+        tf.stack([
+          step.total,
+          ...names.map((n) => step.terms[n]),
+          ...headNames.map((h) => correct(step.heads[h], y, 1)),
+        ])
       );
-      const sq = tf.tidy(() => tf.addN([...gradByName.values()].map((g) => tf.sum(tf.square(g)))));
-      owned.push(sq);
-      const [v, sqv] = await Promise.all([stats!.data(), sq.data()]);
+      const sq = tf.tidy(() => tf.addN([...step.grads.values()].map((g) => tf.sum(tf.square(g)))));
+      owned.push(stats, sq);
+      const [v, sqv] = await Promise.all([stats.data(), sq.data()]);
       const total = v[0];
       const terms = Object.fromEntries(names.map((n, i) => [n, v[1 + i]]));
       const correctByHead = Object.fromEntries(
@@ -409,12 +393,13 @@ export class Trainer {
         throw this.#nonFinite(`gradient norm is ${gradNorm} (${describe(total, terms)})`, p, terms);
       }
       this.optimizer.lr = lr;
-      this.optimizer.step(gradByName);
+      this.optimizer.step(step.grads);
       return { total, terms, correct: correctByHead, gradNorm };
     } catch (e) {
       buffers.forEach((b, i) => b.variable.assign(saved[i]));
       throw e;
     } finally {
+      r?.dispose();
       tf.dispose(owned);
     }
   }
@@ -525,21 +510,6 @@ function yieldToEventLoop(signal: AbortSignal | undefined): Promise<void> {
     const id = setTimeout(done, 0);
     signal?.addEventListener("abort", done, { once: true });
   });
-}
-
-/** Number of samples whose label is among the top-k logits (k capped at the number of classes). */
-function correct(logits: tf.Tensor2D, labels: tf.Tensor1D, k: number): tf.Scalar {
-  const kk = Math.min(k, logits.shape[1]);
-  const top = tf.topk(logits, kk).indices;
-  return tf.cast(tf.sum(tf.any(tf.equal(top, labels.reshape([-1, 1])), 1)), "float32") as tf.Scalar;
-}
-
-/** Every tensor in a (nested) container of frozen outputs. */
-function collectTensors(c: unknown): tf.Tensor[] {
-  if (c instanceof tf.Tensor) return [c];
-  if (Array.isArray(c)) return c.flatMap(collectTensors);
-  if (typeof c === "object" && c !== null) return Object.values(c).flatMap(collectTensors);
-  return [];
 }
 
 function describe(total: number, terms: Record<string, number>): string {

@@ -564,32 +564,37 @@ export class OneDnnEngine {
     if (isPatchConv(g)) return this.#patchInputGrad(dy, filter, g);
     const parts = reductionParts(g.filterHeight * g.filterWidth, g.outChannels);
     if (parts > 1) return this.#splitInputGrad(dy, filter, g, parts);
-    const prim = this.#cached(`bwd-data ${geometryKey(g)}`, () => {
-      const l = this.#convLayouts(g);
-      const desc = new Uint8Array(OP_DESC_BYTES);
-      check(
-        this.#d.dnnl_dilated_convolution_backward_data_desc_init(
-          desc,
-          DNNL.convolutionDirect,
-          l.src,
-          l.weightsAny,
-          l.dst,
-          l.strides,
-          l.dilates,
-          l.padL,
-          l.padR,
-        ),
-        "convolution backward data desc",
-      );
-      return this.#bind(this.#backwardPd(desc, l), [
-        { arg: DNNL.argDiffDst, userMd: l.dst, query: DNNL.queryDiffDstMd, output: false },
-        { arg: DNNL.argWeights, userMd: l.weights, query: DNNL.queryWeightsMd, output: false },
-        { arg: DNNL.argDiffSrc, userMd: l.src, query: DNNL.queryDiffSrcMd, output: true },
-      ]);
-    });
+    const prim = this.#cached(
+      `bwd-data ${geometryKey(g)}`,
+      () => this.#backwardData(this.#convLayouts(g)),
+    );
     const dx = allocOutput(g.batchSize * g.inHeight * g.inWidth * g.inChannels);
     prim.run([dy, filter, dx]);
     return dx;
+  }
+
+  /** The input-gradient primitive of a convolution with layouts `l` (dy, weights → dx). */
+  #backwardData(l: ConvLayouts): BoundPrimitive {
+    const desc = new Uint8Array(OP_DESC_BYTES);
+    check(
+      this.#d.dnnl_dilated_convolution_backward_data_desc_init(
+        desc,
+        DNNL.convolutionDirect,
+        l.src,
+        l.weightsAny,
+        l.dst,
+        l.strides,
+        l.dilates,
+        l.padL,
+        l.padR,
+      ),
+      "convolution backward data desc",
+    );
+    return this.#bind(this.#backwardPd(desc, l), [
+      { arg: DNNL.argDiffDst, userMd: l.dst, query: DNNL.queryDiffDstMd, output: false },
+      { arg: DNNL.argWeights, userMd: l.weights, query: DNNL.queryWeightsMd, output: false },
+      { arg: DNNL.argDiffSrc, userMd: l.src, query: DNNL.queryDiffSrcMd, output: true },
+    ]);
   }
 
   /**
@@ -616,26 +621,7 @@ export class OneDnnEngine {
           s: [1, g.outChannels, kw * cin * g.outChannels, cin * g.outChannels],
         });
         const l = { ...full, dst, weights, weightsAny: this.#anyMd([o, cin, kh, kw]) };
-        const desc = new Uint8Array(OP_DESC_BYTES);
-        check(
-          this.#d.dnnl_dilated_convolution_backward_data_desc_init(
-            desc,
-            DNNL.convolutionDirect,
-            l.src,
-            l.weightsAny,
-            l.dst,
-            l.strides,
-            l.dilates,
-            l.padL,
-            l.padR,
-          ),
-          "convolution backward data desc",
-        );
-        return this.#bind(this.#backwardPd(desc, l), [
-          { arg: DNNL.argDiffDst, userMd: dst, query: DNNL.queryDiffDstMd, output: false },
-          { arg: DNNL.argWeights, userMd: weights, query: DNNL.queryWeightsMd, output: false },
-          { arg: DNNL.argDiffSrc, userMd: l.src, query: DNNL.queryDiffSrcMd, output: true },
-        ]);
+        return this.#backwardData(l);
       });
       const dys = this.#scratchOf(g.batchSize * g.outHeight * g.outWidth * o);
       const shape = [g.batchSize, g.outHeight, g.outWidth, g.outChannels] as const;
