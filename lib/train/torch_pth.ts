@@ -218,7 +218,21 @@ type DecodedStorage =
   | Int8Array
   | Uint8Array;
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Typed arrays that view a little-endian storage's bytes directly, by dtype. */
+const STORAGE_ARRAYS = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  int16: Int16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+} as const;
+
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  // PyTorch files are little-endian (their `byteorder` says so); so is every host Deno supports.
+  throw new Error("torch_pth: this reader needs a little-endian host");
+}
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
 const MAX_DEPTH = 1000;
@@ -780,61 +794,23 @@ function decodeStorage(s: StorageRef, source: string): DecodedStorage {
     );
   }
   const copy = b.slice(); // aligned, owned
-  const dv = new DataView(copy.buffer);
   let out: DecodedStorage;
   switch (s.dtype) {
-    case "float32":
-      if (LITTLE_ENDIAN) out = new Float32Array(copy.buffer);
-      else {
-        out = new Float32Array(n);
-        for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
-      }
-      break;
-    case "float64":
-      if (LITTLE_ENDIAN) out = new Float64Array(copy.buffer);
-      else {
-        out = new Float64Array(n);
-        for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
-      }
-      break;
     case "float16":
     case "bfloat16": {
       const f = s.dtype === "float16" ? f16BitsToNumber : bf16BitsToNumber;
+      const bits = new Uint16Array(copy.buffer);
       out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = f(dv.getUint16(2 * i, true));
+      for (let i = 0; i < n; i++) out[i] = f(bits[i]);
       break;
     }
-    case "int64":
-      if (LITTLE_ENDIAN) out = new BigInt64Array(copy.buffer);
-      else {
-        out = new BigInt64Array(n);
-        for (let i = 0; i < n; i++) out[i] = dv.getBigInt64(8 * i, true);
-      }
-      break;
-    case "int32":
-      if (LITTLE_ENDIAN) out = new Int32Array(copy.buffer);
-      else {
-        out = new Int32Array(n);
-        for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true);
-      }
-      break;
-    case "int16":
-      if (LITTLE_ENDIAN) out = new Int16Array(copy.buffer);
-      else {
-        out = new Int16Array(n);
-        for (let i = 0; i < n; i++) out[i] = dv.getInt16(2 * i, true);
-      }
-      break;
-    case "int8":
-      out = new Int8Array(copy.buffer);
-      break;
-    case "uint8":
-      out = copy;
-      break;
     case "bool":
       for (let i = 0; i < n; i++) copy[i] = copy[i] === 0 ? 0 : 1;
       out = copy;
       break;
+    default:
+      // The file's bytes are little-endian, like every host Deno runs on: view them as they are.
+      out = new STORAGE_ARRAYS[s.dtype](copy.buffer);
   }
   return s.decoded = out;
 }
