@@ -12,7 +12,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import type { Module } from "../nn/module.ts";
+import type { Module, NamedTensor } from "../nn/module.ts";
 import type { Features, Network } from "../models/network.ts";
 
 /** A training batch as tensors. */
@@ -23,6 +23,16 @@ export interface TensorBatch {
   y: tf.Tensor1D;
   /** int32 sample indices in the training set (methods with a memory bank need them). */
   index?: tf.Tensor1D;
+  /**
+   * The global optimizer step this batch is trained at (0-based). A method that draws random numbers
+   * per step (CRD's negatives) keys them by it, so a resumed run draws what an uninterrupted one does.
+   */
+  step?: number;
+  /**
+   * int32 `[N, K + 1]` contrast indices given by the caller (CRD: column 0 the positive, then the K
+   * negatives); when absent, a method that needs them draws its own.
+   */
+  contrastIndex?: tf.Tensor2D;
 }
 
 /** The loss of a batch, its named terms, and the logits of every head to score. */
@@ -73,12 +83,23 @@ export interface Distiller {
   /** Name of the head that the method deploys (scored as the run's result). */
   readonly deployedHead: string;
   /**
+   * The only batch size the method can train on (SemCKD: its attention MLPs are as wide as the
+   * batch). Training data is then loaded drop-last, and the trainer skips any batch of another size,
+   * as the official loop does.
+   */
+  readonly fixedBatch?: number;
+  /**
    * Forward passes that need no gradient (a frozen teacher's), run by the trainer outside the
    * gradient tape, so nothing is recorded or computed backwards for them.
    */
   frozenForward?(x: tf.Tensor): FrozenOutputs;
   /** Training-mode forward and loss; runs under the gradient tape. */
   loss(batch: TensorBatch, frozen: FrozenOutputs | undefined): StepOutput;
+  /**
+   * A second optimizer step taken after the main one on the same batch (ATSC's classifier-bias
+   * step), by a second SGD with the same settings and schedule and its own momentum.
+   */
+  readonly secondStep?: SecondStep;
   /** Inference-mode logits of every head, the deployed head among them. Wrap in `tf.tidy`. */
   predict(x: tf.Tensor): Record<string, tf.Tensor2D>;
   /** The deployed network. */
@@ -87,6 +108,14 @@ export interface Distiller {
   train(mode: boolean): void;
   /** Frees the method's modules (and the teacher, when the distiller owns it). */
   dispose(): void;
+}
+
+/** A second optimizer step: its parameters and its training-mode loss. */
+export interface SecondStep {
+  /** The parameters the second optimizer steps (they may also be in the main optimizer). */
+  parameters(): NamedTensor[];
+  /** Its loss, run under the gradient tape after the main step (terms and outputs are logged). */
+  loss(batch: TensorBatch): Omit<StepOutput, "heads">;
 }
 
 /** What a frozen teacher's forward pass gives the loss. */

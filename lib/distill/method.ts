@@ -24,6 +24,18 @@ export interface BuildContext {
   inputSize: number;
   /** Seed of the method's own modules (projectors, regressors). */
   seed: number;
+  /**
+   * Labels of the training set in sample-index order (CRD: its memory bank has one row per sample,
+   * and it draws negatives from other classes).
+   */
+  trainLabels?: Int32Array;
+  /**
+   * Several pretrained teachers, for a method that takes more than one (ATSC); `teacher` is then the
+   * first of them.
+   */
+  teachers?: Network[];
+  /** Training batch size (SemCKD sizes its attention MLPs by it). */
+  batchSize?: number;
 }
 
 /**
@@ -85,4 +97,13 @@ export function checkNumber(
 ): void {
   const v = (cfg as Record<string, unknown>)[field];
   if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) fieldError(source, field, want, v);
+}
+
+/** Checks the toolbox's shared fields: `cls`, `div` (and `beta` when present) ≥ 0, `temperature` > 0. */
+export function checkToolboxWeights(cfg: object, source: string): void {
+  for (const f of ["cls", "div", "beta"]) {
+    if (f === "beta" && !("beta" in cfg)) continue;
+    checkNumber(cfg, f, source, (v) => v >= 0, "a number ≥ 0");
+  }
+  checkNumber(cfg, "temperature", source, (v) => v > 0, "a number > 0");
 }

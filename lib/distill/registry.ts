@@ -5,13 +5,20 @@
  * @module
  */
 import { mergeChecked } from "../io/merge_checked.ts";
+import { at } from "./at.ts";
+import { atsc } from "./atsc.ts";
 import { baseline } from "./baseline.ts";
+import { crd } from "./crd.ts";
 import type { Distiller } from "./distiller.ts";
 import { fitnet } from "./fitnet.ts";
 import { kd } from "./kd.ts";
 import type { BuildContext, Method, MethodConfigBase } from "./method.ts";
+import { semckd } from "./semckd.ts";
 import { simkd } from "./simkd.ts";
+import { sp } from "./sp.ts";
+import { srrl } from "./srrl.ts";
 import { teskd } from "./teskd.ts";
+import { vid } from "./vid.ts";
 
 /** The methods, by registry name. */
 export const METHODS = {
@@ -19,7 +26,14 @@ export const METHODS = {
   teskd,
   kd,
   fitnet,
+  at,
+  sp,
+  vid,
+  crd,
+  srrl,
+  semckd,
   simkd,
+  atsc,
 } as const;
 
 /** A method's registry name. */

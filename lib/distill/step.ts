@@ -2,11 +2,14 @@
  * One forward and backward pass of a distiller, the way every training step runs it: the frozen
  * forward passes (a pretrained teacher) before the gradient tape starts, so nothing of theirs is
  * recorded and no gradient is computed for them; then the method's training-mode loss under
- * `tf.variableGrads` over the trainable parameters only. The trainer and the parity checkers share it.
+ * `tf.variableGrads` over the trainable parameters only. A method with a second optimizer step (ATSC)
+ * has its second pass run the same way, after the main step. The trainer and the parity checkers
+ * share these functions.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { NamedTensor } from "../nn/module.ts";
 import type { Distiller, StepOutput, TensorBatch } from "./distiller.ts";
 
 /** What one forward and backward pass produced; every tensor stays alive until {@link dispose}. */
@@ -33,14 +36,43 @@ export interface ForwardBackward extends StepOutput {
  * ```
  */
 export function forwardBackward(distiller: Distiller, batch: TensorBatch): ForwardBackward {
-  const params = distiller.module.trainableParameters();
   const frozen = distiller.frozenForward
     ? tf.tidy(() => distiller.frozenForward!(batch.x) as unknown as tf.TensorContainer)
     : undefined;
+  try {
+    return gradientsOf(
+      distiller.module.trainableParameters(),
+      () => distiller.loss(batch, frozen as never),
+      frozen as tf.TensorContainer,
+    );
+  } catch (e) {
+    tf.dispose(frozen as tf.TensorContainer);
+    throw e;
+  }
+}
+
+/**
+ * The second pass of a method with a second optimizer step ({@link Distiller.secondStep}), to be run
+ * after the main step was applied; `heads` is empty.
+ *
+ * @throws Error when the distiller has no second step
+ */
+export function secondForwardBackward(distiller: Distiller, batch: TensorBatch): ForwardBackward {
+  const second = distiller.secondStep;
+  if (second === undefined) throw new Error(`${distiller.method} has no second step`);
+  return gradientsOf(second.parameters(), () => ({ heads: {}, ...second.loss(batch) }));
+}
+
+/** The loss under the tape, its gradients w.r.t. `params` by name, the rest kept for the caller. */
+function gradientsOf(
+  params: NamedTensor[],
+  loss: () => StepOutput,
+  alsoDispose?: tf.TensorContainer,
+): ForwardBackward {
   let kept: Omit<StepOutput, "total"> | undefined;
   try {
     const { value, grads } = tf.variableGrads(() => {
-      const out = distiller.loss(batch, frozen as never);
+      const out = loss();
       kept = {
         terms: keepAll(out.terms),
         heads: keepAll(out.heads),
@@ -60,11 +92,10 @@ export function forwardBackward(distiller: Distiller, batch: TensorBatch): Forwa
       heads: k.heads,
       outputs: k.outputs,
       grads: byName,
-      dispose: () =>
-        tf.dispose([value, ...Object.values(grads), k as never, frozen as tf.TensorContainer]),
+      dispose: () => tf.dispose([value, ...Object.values(grads), k as never, alsoDispose ?? []]),
     };
   } catch (e) {
-    tf.dispose([kept as never, frozen as tf.TensorContainer]);
+    tf.dispose([kept as never]);
     throw e;
   }
 }

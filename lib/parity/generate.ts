@@ -52,7 +52,15 @@ export function valueRule(
     case "running_var":
       return (x) => 0.75 + 0.5 * x;
     case "num_batches_tracked":
+    case "params": // CRD's [K, τ, Z_v1, Z_v2, momentum]: the constructor's values, not generated
       return undefined;
+    case "log_scale": // VID's per-channel variance parameter
+      return (x) => 4.5 + x;
+    case "memory_v1":
+    case "memory_v2": { // CRD's memory bank, in the official init range ±1/sqrt(featDim / 3)
+      const stdv = 1 / Math.sqrt(shape[1] / 3);
+      return (x) => (2 * x - 1) * stdv;
+    }
     case "weight":
       if (shape.length === 1) return (x) => 0.5 + 0.5 * x; // BatchNorm gamma
       return (x) => (2 * x - 1) * Math.sqrt(6 / fanIn(shape));
@@ -77,7 +85,11 @@ export function fixtureStateDict(model: Module, salt = ""): Map<string, tf.Tenso
   const sd = new Map<string, tf.Tensor>();
   for (const e of entries) {
     const rule = valueRule(e.name, shapes);
-    if (rule === undefined) continue;
+    if (rule === undefined) {
+      // Not generated: the value the module was built with (BatchNorm counters are reset below).
+      if (!e.name.endsWith("num_batches_tracked")) sd.set(e.name, e.toTorch(e.variable));
+      continue;
+    }
     const n = e.torchShape.reduce((a, b) => a * b, 1);
     sd.set(e.name, tf.tensor(fill(salt + e.name, n, rule), e.torchShape));
   }

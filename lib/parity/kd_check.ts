@@ -9,8 +9,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Distiller } from "../distill/distiller.ts";
-import { forwardBackward } from "../distill/step.ts";
+import type { Distiller, TensorBatch } from "../distill/distiller.ts";
+import { type ForwardBackward, forwardBackward, secondForwardBackward } from "../distill/step.ts";
 import type { Method, MethodConfigBase } from "../distill/method.ts";
 import { METHODS, resolveMethodConfig } from "../distill/registry.ts";
 import { crossEntropy } from "../losses/losses.ts";
@@ -24,19 +24,25 @@ import { flat, scalarRel, valuesOverMax } from "./metrics.ts";
 import { compareGradients, compareSummaries, type GradientSummary, Tally, tol } from "./tally.ts";
 import type { ParityOptions, ParityReport } from "./check.ts";
 
+/** ATSC's anchor W0 in the distiller's state, and the name its entries are compared under. */
+const ANCHOR_PREFIX = "module.atsc_w0.";
+const ANCHOR_SECTION = "anchor:";
+
 /** A summary, or full values, of one tensor. */
 type Entry = TensorSummary | FullValues;
 
 /** One training step of a KD fixture. */
 export interface KdFixtureStep {
-  /** `cls`, `div`, `kd`, `total`, and named parts. */
-  loss: Record<string, number>;
+  /** `cls`, `div`, `kd`, `total`, and named parts (`kd_pairs`, `kd_parts`: one level deeper). */
+  loss: Record<string, number | Record<string, number>>;
   /** Outputs by the toolbox's names; `feat_student` holds `f0`… */
   outputs: Record<string, Entry | Record<string, Entry>>;
   /** Gradient summaries by official name. */
   grad: Record<string, GradientSummary>;
   /** Optimizer parameters that got no gradient. */
   grad_none?: string[];
+  /** ATSC: the gradient its second optimizer used (the teacher's classifier bias). */
+  grad_last?: Record<string, GradientSummary>;
   /** State after the step. */
   after_step: Record<string, TensorSummary>;
 }
@@ -61,6 +67,8 @@ export interface KdFixture {
   hyper: Record<string, number | string | boolean>;
   /** Labels of the batch. */
   labels: number[];
+  /** Sample indices and contrast indices of the batch (CRD). */
+  inputs?: { index?: number[]; contrast_idx?: { shape: number[]; values: number[] } };
   /** Initial state summaries by official (prefixed) name. */
   parameters: Record<string, TensorSummary>;
   /** Parameter counts. */
@@ -142,19 +150,34 @@ export function buildKdFixtureModel(fx: KdFixture): KdFixtureModel {
     loadFixtureWeights(teacher, fx.salt + "teacher.");
   }
   const distiller = method.build(
-    { student, teacher, inputSize: 32, seed: 0 },
+    {
+      student,
+      teacher,
+      inputSize: 32,
+      seed: 0,
+      batchSize: fx.batch,
+      // Only the memory bank's size matters: the fixture gives every contrast index (CRD).
+      trainLabels: new Int32Array(Number(fx.hyper.n_data ?? 0)),
+    },
     fixtureMethodConfig(fx),
   );
   const isStudent = distiller.module === student;
+  // The method's own module is registered under its toolbox name, like the fixture's `module.<name>`.
   for (const [child, m] of distiller.module.namedChildren()) {
-    if (!isStudent && m !== student) loadFixtureWeights(m, `${fx.salt}module.${child}.`);
+    if (!isStudent && child === method.toolboxName) {
+      loadFixtureWeights(m, `${fx.salt}module.${child}.`);
+    }
   }
   return {
     distiller,
     teacher,
     student,
     officialName: (n) =>
-      isStudent ? studentPrefix + n : n.startsWith("student.") ? n : `module.${n}`,
+      isStudent
+        ? studentPrefix + n
+        : n.startsWith("student.") || n.startsWith("teacher.")
+        ? n
+        : `module.${n}`,
   };
 }
 
@@ -165,6 +188,43 @@ function stateOf(parts: [string, Module][], rename: (n: string) => string): Map<
     for (const [n, t] of m.stateDict()) out.set(rename(prefix + n), t);
   }
   return out;
+}
+
+/**
+ * A step's loss entries with nested groups flattened: the per-pair terms `kd_pairs: { 0, 1, 2 }` are
+ * the methods' `kd_pairs.0` …; the named parts `kd_parts: { s_loss, … }` are terms of their own names.
+ */
+function flattenLoss(loss: KdFixtureStep["loss"]): [string, number][] {
+  return Object.entries(loss).flatMap(([k, v]) =>
+    typeof v === "number"
+      ? [[k, v] as [string, number]]
+      : Object.entries(v).map(([sub, x]) =>
+        [k === "kd_parts" ? sub : `${k}.${sub}`, x] as [string, number]
+      )
+  );
+}
+
+/**
+ * Compares a state with its reference; ATSC's anchor entries (renamed by the state function) are
+ * compared with the teacher's initial values instead, which they must keep.
+ */
+async function compareState(
+  tally: Tally,
+  section: string,
+  refs: Record<string, TensorSummary>,
+  sd: Map<string, tf.Tensor>,
+  tolerance: (metric: string) => number,
+  fx: KdFixture,
+): Promise<void> {
+  const anchors = new Map<string, tf.Tensor>();
+  const rest = new Map<string, tf.Tensor>();
+  for (const [n, t] of sd) (n.startsWith(ANCHOR_SECTION) ? anchors : rest).set(n, t);
+  await compareSummaries(tally, section, refs, rest, tolerance);
+  if (anchors.size === 0) return;
+  const initial = Object.fromEntries(
+    [...anchors.keys()].map((n) => [n, fx.parameters[n.slice(ANCHOR_SECTION.length)]]),
+  );
+  await compareSummaries(tally, `${section}.anchor`, initial, anchors, () => 1e-6);
 }
 
 /** NHWC maps to the NCHW order the fixtures' summaries and samples use. */
@@ -227,16 +287,27 @@ export async function checkKdFixture(
   const { distiller, teacher } = built;
   const x = fixtureInput(fx.batch, fx.salt);
   const y = tf.tensor1d(fx.labels, "int32");
-  const allState = () =>
-    stateOf(
-      [["", distiller.module], ...(teacher ? [["teacher.", teacher] as [string, Module]] : [])],
+  // A method that adapts the teacher (ATSC) trains its own copy, registered as `teacher`.
+  const ownTeacher = [...distiller.module.namedChildren()].some(([n]) => n === "teacher");
+  const separateTeacher = teacher && !ownTeacher ? [["teacher.", teacher] as [string, Module]] : [];
+  const allState = () => {
+    const sd = stateOf(
+      [["", distiller.module], ...separateTeacher],
       (n) => (n.startsWith("teacher.") && teacher ? n : built.officialName(n)),
     );
+    // ATSC's anchor W0 has no official state entry: it must stay the teacher's initial weights.
+    for (const [n, t] of [...sd]) {
+      if (!n.startsWith(ANCHOR_PREFIX)) continue;
+      sd.delete(n);
+      sd.set(`${ANCHOR_SECTION}teacher.${n.slice(ANCHOR_PREFIX.length)}`, t);
+    }
+    return sd;
+  };
   try {
     if (sections.has("parameters")) {
       const sd = allState();
       const ptol = opts.parameterTolerance ?? 1e-6;
-      await compareSummaries(tally, "parameters", fx.parameters, sd, () => ptol);
+      await compareState(tally, "parameters", fx.parameters, sd, () => ptol, fx);
       tf.dispose([...sd.values()]);
       tally.flush();
     }
@@ -260,7 +331,9 @@ function checkCounts(fx: KdFixture, built: KdFixtureModel, tally: Tally): void {
     student: student.parameterCount(),
     model: student.parameterCount(),
     trainable_total: size(trainable),
-    module_trainable: size(trainable.filter((p) => !p.name.startsWith("student."))),
+    module_trainable: size(
+      trainable.filter((p) => !p.name.startsWith("student.") && !p.name.startsWith("teacher.")),
+    ),
     deployed_student_projector_teacher_classifier: distiller.deployed().module.parameterCount() -
       student.classifier.parameterCount(),
   };
@@ -284,6 +357,8 @@ async function checkEval(
 ): Promise<void> {
   const { distiller, teacher, student } = built;
   distiller.train(false);
+  // The fixture's teacher in inference mode too (a method that adapts a copy leaves it as given).
+  teacher?.train(false);
   const roles: [string, Network | undefined][] = [
     ["teacher", teacher],
     ["student", student],
@@ -340,27 +415,54 @@ async function checkTrain(
   const { distiller } = built;
   const params = distiller.module.trainableParameters();
   const byName = new Map(params.map((p) => [p.name, p]));
+  const batchInputs = fixtureBatchInputs(fx);
   const hyper = fx.hyper as Record<string, number | boolean>;
-  const sgd = new SGD(params, {
+  const settings = {
     lr: hyper.lr as number,
     momentum: hyper.momentum as number,
     weightDecay: hyper.weight_decay as number,
     nesterov: hyper.nesterov as boolean,
     dampening: (hyper.dampening as number | undefined) ?? 0,
-  });
+  };
+  const sgd = new SGD(params, settings);
+  // ATSC's second optimizer (the teacher's classifier bias), with its own momentum.
+  const second = distiller.secondStep;
+  const sgdLast = second ? new SGD(second.parameters(), settings) : undefined;
   try {
     for (let k = 0; k < Math.min(steps, fx.train_steps.length); k++) {
       const ref = fx.train_steps[k];
       const p = `train_steps[${k}]`;
       distiller.train(true);
-      const step = forwardBackward(distiller, { x, y });
-      const outputs = step.outputs ?? {};
+      const batch = { x, y, ...batchInputs };
+      const step = forwardBackward(distiller, batch);
+      let last: ForwardBackward | undefined;
+      try {
+        // The trainer's order: main step, then the second pass on the updated weights.
+        sgd.step(step.grads);
+        if (sgdLast !== undefined) last = secondForwardBackward(distiller, batch);
+      } catch (e) {
+        step.dispose();
+        throw e;
+      }
+      const outputs = { ...step.outputs, ...last?.outputs };
+      const terms = { ...step.terms, ...last?.terms };
       try {
         for (const [key, r] of Object.entries(ref.outputs)) {
           if ("values" in r || "sumsq" in r) {
             await compareOutput(tally, `${p}.outputs`, key, r as Entry, outputs[key], fx);
           } else {
-            for (const [sub, rr] of Object.entries(r as Record<string, Entry>)) {
+            for (const [sub, rr] of Object.entries(r as Record<string, Entry | number>)) {
+              if (typeof rr === "number") { // a named scalar (CRD's Z)
+                const t = outputs[`${key}.${sub}`];
+                const val = t ? (await t.data())[0] : NaN;
+                tally.add(
+                  `${p}.outputs/scalar_rel`,
+                  scalarRel(val, rr),
+                  `${key}.${sub}`,
+                  tol(fx, `${p}.loss/scalar_rel`),
+                );
+                continue;
+              }
               await compareOutput(
                 tally,
                 `${p}.outputs`,
@@ -372,8 +474,8 @@ async function checkTrain(
             }
           }
         }
-        for (const [key, v] of Object.entries(ref.loss)) {
-          const t = key === "total" ? step.total : step.terms[key];
+        for (const [key, v] of flattenLoss(ref.loss)) {
+          const t = key === "total" ? step.total : terms[key];
           // A method without a term of its own (kd: the toolbox logs its "kd" term as 0) has none.
           const val = t ? (await t.data())[0] : v === 0 ? 0 : NaN;
           tally.add(
@@ -383,32 +485,62 @@ async function checkTrain(
             tol(fx, `${p}.loss/scalar_rel`),
           );
         }
-        await checkGrads(fx, built, ref, p, step.grads, byName, tally);
-        sgd.step(step.grads);
+        await checkGrads(
+          fx,
+          built,
+          `${p}.grad`,
+          ref.grad,
+          ref.grad_none,
+          step.grads,
+          byName,
+          tally,
+        );
+        if (last !== undefined && sgdLast !== undefined) {
+          const refLast = ref.grad_last ?? {};
+          await checkGrads(fx, built, `${p}.grad_last`, refLast, [], last.grads, byName, tally);
+          sgdLast.step(last.grads);
+        }
       } finally {
         step.dispose();
+        last?.dispose();
       }
       const sd = allState();
-      await compareSummaries(
+      await compareState(
         tally,
         `${p}.after_step`,
         ref.after_step,
         sd,
         (m) => tol(fx, `${p}.after_step/${m}`),
+        fx,
       );
       tf.dispose([...sd.values()]);
       tally.flush();
     }
   } finally {
     sgd.dispose();
+    sgdLast?.dispose();
+    tf.dispose(Object.values(batchInputs));
   }
+}
+
+/** The batch's sample indices and contrast indices, where the fixture fixes them (CRD). */
+function fixtureBatchInputs(fx: KdFixture): Partial<TensorBatch> {
+  const inputs = fx.inputs ?? {};
+  const out: Partial<TensorBatch> = {};
+  if (inputs.index !== undefined) out.index = tf.tensor1d(inputs.index, "int32");
+  if (inputs.contrast_idx !== undefined) {
+    const { shape, values } = inputs.contrast_idx;
+    out.contrastIndex = tf.tensor2d(values, shape as [number, number], "int32");
+  }
+  return out;
 }
 
 async function checkGrads(
   fx: KdFixture,
   built: KdFixtureModel,
-  ref: KdFixtureStep,
-  p: string,
+  section: string,
+  ref: Record<string, GradientSummary>,
+  none: string[] | undefined,
   gradByName: Map<string, tf.Tensor>,
   byName: Map<string, NamedTensor>,
   tally: Tally,
@@ -419,13 +551,6 @@ async function checkGrads(
     const nt = byName.get(n) as NamedTensor;
     torchGrads.set(built.officialName(n), tf.tidy(() => nt.toTorch(g)));
   }
-  await compareGradients(
-    tally,
-    p,
-    ref.grad,
-    torchGrads,
-    (m) => tol(fx, `${p}.grad/${m}`),
-    ref.grad_none,
-  );
+  await compareGradients(tally, section, ref, torchGrads, (m) => tol(fx, `${section}/${m}`), none);
   tf.dispose([...torchGrads.values()]);
 }

@@ -96,6 +96,8 @@ export async function createExperiment(
     teacher,
     inputSize: train.height,
     seed: config.seed + 1,
+    trainLabels: train.labels,
+    batchSize: config.data.batchSize,
   });
   const loader = (set: ImageSet, trainSplit: boolean) =>
     cifarLoader(set, {
@@ -103,6 +105,7 @@ export async function createExperiment(
       seed: config.seed,
       batchSize: trainSplit ? config.data.batchSize : config.data.evalBatchSize,
       workers: config.data.workers,
+      dropLast: trainSplit && distiller.fixedBatch !== undefined,
     });
   const data = loader(train, true);
   const evalData = loader(test, false);

@@ -317,6 +317,11 @@ export class Trainer {
     let index = 0;
     for await (const batch of data.epoch(p.epoch)) {
       if (index++ < p.batchesDone) continue; // resuming an interrupted epoch: same batches, skip done ones
+      // A method that trains on one batch size only (SemCKD) skips the others, as its official loop does.
+      if (distiller.fixedBatch !== undefined && batch.n !== distiller.fixedBatch) {
+        p.batchesDone++;
+        continue;
+      }
       await yieldToEventLoop(signal); // lets an interrupt (a message or timer event) abort the signal
       signal?.throwIfAborted();
       const started = performance.now();
@@ -365,7 +370,7 @@ export class Trainer {
     const owned: tf.Tensor[] = [x, y, ...(index ? [index] : []), ...saved];
     let r: ForwardBackward | undefined;
     try {
-      r = forwardBackward(distiller, { x, y, index });
+      r = forwardBackward(distiller, { x, y, index, step: this.#step });
       const step = r;
       const names = Object.keys(step.terms);
       const headNames = Object.keys(step.heads);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { checkKdFixture, type KdFixture } from "../../lib/parity/kd_check.ts";
 import { formatLine } from "../../lib/parity/tally.ts";
 
-/** Fixture files of kd, FitNet (`hint`), SimKD and the baseline. */
+/** Fixture files of every method (the toolbox's nine, ATSC) and the baseline. */
 export const KD_CASES = [
   "baseline_resnet8x4_b4.json",
   "baseline_resnet32x4_b8.json",
@@ -16,6 +16,15 @@ export const KD_CASES = [
   "resnet32x4_ShuffleV2_kd_b4.json",
   "resnet32x4_resnet8x4_hint_b4.json",
   "resnet32x4_ShuffleV2_hint_b4.json",
+  "resnet32x4_resnet8x4_attention_b4.json",
+  "resnet32x4_ShuffleV2_attention_b4.json",
+  "resnet32x4_resnet8x4_similarity_b4.json",
+  "resnet32x4_resnet8x4_vid_b4.json",
+  "resnet32x4_resnet8x4_srrl_b4.json",
+  "resnet32x4_resnet8x4_crd_b4.json",
+  "resnet32x4_ShuffleV2_crd_b4.json",
+  "resnet32x4_resnet8x4_semckd_b8.json",
+  "vgg13_vgg8_semckd_b8.json",
   "resnet32x4_resnet8x4_simkd_b4.json",
   "vgg13_vgg8_simkd_b8.json",
   "resnet32x4_ShuffleV2_simkd_b4.json",
@@ -25,7 +34,7 @@ const DIR = new URL("../fixtures/kd/", import.meta.url).pathname;
 
 /**
  * The ShuffleV2 student's training-step tolerances, recalibrated. The fixtures' tolerance is 10× the
- * drift of one PyTorch float32 run from the float64 reference. In these three cases (same student
+ * drift of one PyTorch float32 run from the float64 reference. In these cases (the same student
  * weights and input) one ReLU input, `layer2.1`'s first BatchNorm output at [3, 5, 4, 0], is
  * −2.19e-7 in float64 on activations of size ~1, below what any float32 forward resolves (ours and
  * PyTorch's both err by ~8e-7 there). Whether the ReLU passes a gradient is then a coin toss, and
@@ -46,6 +55,8 @@ const RECALIBRATED: Readonly<Record<string, number>> = {
   "resnet32x4_ShuffleV2_kd_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
   "resnet32x4_ShuffleV2_hint_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
   "resnet32x4_ShuffleV2_simkd_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
+  "resnet32x4_ShuffleV2_attention_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
+  "resnet32x4_ShuffleV2_crd_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
 };
 
 /** Reads a KD fixture of this folder, with the recalibrated tolerances where there are any. */

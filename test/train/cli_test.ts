@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { getMethod, METHOD_NAMES } from "../../lib/distill/registry.ts";
 import { main, parseArgs } from "../../lib/train/cli.ts";
 import { parseSafetensors } from "../../lib/train/safetensors.ts";
 import { configDiff, resolveTrainConfig } from "../../lib/train/config.ts";
@@ -218,13 +219,14 @@ Deno.test("cli: teacher→student methods run headless from a teacher checkpoint
   assert.equal(await main(["--config", teacherCfg], { log }), 0, lines.join("\n"));
   const checkpoint = join(teacherOut, "deployed.safetensors");
   const teacher = { network: "resnet8", checkpoint };
-  for (
-    const [method, names] of [
-      ["kd", ["conv1.weight", "fc.weight"]],
-      ["fitnet", ["conv1.weight", "fc.weight"]],
-      ["simkd", ["student.conv1.weight", "proj.transfer.0.weight", "cls_t.weight"]],
-    ] as const
-  ) {
+  // Every teacher→student method of the registry; each deploys the student alone, or (SimKD, ATSC)
+  // the student with its projector and the (reused or adapted) teacher classifier.
+  const studentOnly = ["conv1.weight", "fc.weight"];
+  const withProjector = ["student.conv1.weight", "proj.transfer.0.weight", "cls_t.weight"];
+  const deployedNames: Record<string, string[]> = { simkd: withProjector, atsc: withProjector };
+  const methods = METHOD_NAMES.filter((m) => getMethod(m).needsTeacher);
+  assert.equal(methods.length, 10, `the toolbox's nine methods and ATSC: ${methods}`);
+  for (const [method, names] of methods.map((m) => [m, deployedNames[m] ?? studentOnly] as const)) {
     const out = join(dir, method);
     const cfg = await writeConfig(dir, {
       ...small,
@@ -240,9 +242,10 @@ Deno.test("cli: teacher→student methods run headless from a teacher checkpoint
     const deployed = parseSafetensors(await Deno.readFile(join(out, "deployed.safetensors")));
     for (const n of names) assert.ok(deployed.tensors.has(n), `${method}: ${n} deployed`);
     assert.equal(deployed.metadata?.method, method);
-    // The checkpoint holds what was trained, never the frozen teacher.
+    // The checkpoint holds what was trained: never a frozen teacher; ATSC's adapted teacher, always.
     const last = parseSafetensors(await Deno.readFile(join(out, "last.safetensors")));
-    assert.ok([...last.tensors.keys()].every((n) => !n.startsWith("teacher.")));
+    const teacherSaved = [...last.tensors.keys()].some((n) => n.startsWith("teacher."));
+    assert.equal(teacherSaved, method === "atsc", `${method}: teacher in the checkpoint`);
     assert.ok(lines.some((l) => l.includes(`${method}: resnet8 from resnet8`)), lines.join("\n"));
   }
   // A teacher checkpoint of another network is refused, naming the file.

@@ -1,0 +1,29 @@
+/**
+ * The stage pairs the toolbox's feature methods read (AT, VID, SemCKD): `feat_s[1:-1]` and
+ * `feat_t[1:-1]` of the official `is_feat` list, i.e. every map but the stem's, zipped (the shorter
+ * list decides how many pairs there are).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Features } from "../models/network.ts";
+
+/** The maps after the stem of both networks, paired by position. */
+export function stagePairs(s: Features, t: Features): [tf.Tensor, tf.Tensor][] {
+  const n = Math.min(s.maps.length, t.maps.length) - 1;
+  return Array.from({ length: Math.max(n, 0) }, (_, i) => [s.maps[i + 1], t.maps[i + 1]]);
+}
+
+/** The stage-map shapes `[H, W, C]` after the stem of both networks, paired as {@link stagePairs}. */
+export function stageShapePairs(
+  s: readonly (readonly number[])[],
+  t: readonly (readonly number[])[],
+): [readonly number[], readonly number[]][] {
+  const n = Math.min(s.length, t.length) - 1;
+  return Array.from({ length: Math.max(n, 0) }, (_, i) => [s[i + 1], t[i + 1]]);
+}
+
+/** The sum of per-pair terms (a scalar 0 when there are none). */
+export function sumTerms(terms: tf.Scalar[]): tf.Scalar {
+  return (terms.length === 0 ? tf.scalar(0) : tf.addN(terms)) as tf.Scalar;
+}
