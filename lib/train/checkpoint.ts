@@ -36,6 +36,9 @@ import type { SGD } from "./sgd.ts";
 /** Name prefix of the momentum buffers in a checkpoint. */
 export const MOMENTUM_PREFIX = "optimizer.momentum_buffer.";
 
+/** Name prefix of the second optimizer's momentum buffers (ATSC's `optimizer_last`). */
+export const SECOND_MOMENTUM_PREFIX = "optimizer_last.momentum_buffer.";
+
 /** Value of the `format` metadata key. */
 export const CHECKPOINT_FORMAT = "teskd.checkpoint.v1";
 
@@ -71,6 +74,8 @@ export interface CheckpointInfo {
   history?: unknown;
   /** Optimizer settings and step, when the checkpoint holds optimizer state. */
   optimizer?: OptimizerInfo;
+  /** The second optimizer's settings and step, when it holds that state (ATSC). */
+  secondOptimizer?: OptimizerInfo;
   /** Every other metadata entry, verbatim. */
   extra: Record<string, string>;
 }
@@ -79,6 +84,8 @@ export interface CheckpointInfo {
 export interface SaveCheckpointOptions {
   /** Optimizer whose momentum buffers and step are saved. */
   optimizer?: SGD;
+  /** A method's second optimizer (ATSC's), saved the same way under its own prefix. */
+  secondOptimizer?: SGD;
   /** Completed epochs. */
   epoch: number;
   /** Optimizer steps taken over the run. */
@@ -93,7 +100,22 @@ export interface SaveCheckpointOptions {
   extra?: Record<string, string>;
 }
 
-const RESERVED = ["format", "epoch", "step", "rng", "config", "history", "optimizer"];
+const RESERVED = [
+  "format",
+  "epoch",
+  "step",
+  "rng",
+  "config",
+  "history",
+  "optimizer",
+  "optimizer_last",
+];
+
+/** Where each optimizer's state lives in a checkpoint: tensor-name prefix and metadata key. */
+const SLOTS = [
+  { option: "optimizer", prefix: MOMENTUM_PREFIX, key: "optimizer" },
+  { option: "secondOptimizer", prefix: SECOND_MOMENTUM_PREFIX, key: "optimizer_last" },
+] as const;
 
 /**
  * Builds the checkpoint's tensors (PyTorch layout) and metadata in memory. Tensors are read back
@@ -129,8 +151,9 @@ export async function checkpointEntries(
     }
     metadata[k] = v;
   }
-  const opt = opts.optimizer;
-  if (opt !== undefined) {
+  for (const slot of SLOTS) {
+    const opt = opts[slot.option];
+    if (opt === undefined) continue;
     const state = opt.state();
     try {
       for (const [name, buf] of state.momentumBuffers) {
@@ -142,7 +165,7 @@ export async function checkpointEntries(
         }
         const torch = tf.tidy(() => nt.toTorch(buf));
         try {
-          tensors.set(MOMENTUM_PREFIX + name, await toEntry(torch, false));
+          tensors.set(slot.prefix + name, await toEntry(torch, false));
         } finally {
           torch.dispose();
         }
@@ -159,7 +182,7 @@ export async function checkpointEntries(
       weightDecay: opt.weightDecay,
       nesterov: opt.nesterov,
     };
-    metadata.optimizer = JSON.stringify(info);
+    metadata[slot.key] = JSON.stringify(info);
   }
   return { tensors, metadata };
 }
@@ -212,6 +235,8 @@ export async function exportDeployed(
 export interface LoadCheckpointOptions {
   /** Restore momentum buffers and step into this optimizer (the file must hold optimizer state). */
   optimizer?: SGD;
+  /** Restore the second optimizer's state into this one (the file must hold it). */
+  secondOptimizer?: SGD;
   /**
    * Require the file's model tensors and the model's tensors to be the same set. Default true.
    * A missing `num_batches_tracked` is allowed, as in PyTorch.
@@ -262,21 +287,24 @@ export function applyCheckpoint(
   };
 
   const weights: [NamedTensor, SafetensorsEntry][] = [];
-  const buffers: [NamedTensor, SafetensorsEntry][] = [];
+  const buffers: Record<(typeof SLOTS)[number]["option"], [NamedTensor, SafetensorsEntry][]> = {
+    optimizer: [],
+    secondOptimizer: [],
+  };
   const unexpected: string[] = [];
   const problems: string[] = [];
   for (const [name, e] of tensors) {
-    if (name.startsWith(MOMENTUM_PREFIX)) {
-      const pname = name.slice(MOMENTUM_PREFIX.length);
-      const nt = ownNames.get(pname);
+    const slot = SLOTS.find((sl) => name.startsWith(sl.prefix));
+    if (slot !== undefined) {
+      const nt = ownNames.get(name.slice(slot.prefix.length));
       if (nt === undefined || nt.kind !== "parameter") {
-        if (opts.optimizer !== undefined) {
+        if (opts[slot.option] !== undefined) {
           fail(`momentum buffer "${name}" names no parameter of the model`);
         }
         continue;
       }
       checkShape(e, nt, name, problems);
-      buffers.push([nt, e]);
+      buffers[slot.option].push([nt, e]);
       continue;
     }
     const nt = ownNames.get(name);
@@ -307,12 +335,18 @@ export function applyCheckpoint(
     }
     fail(parts.join("; "));
   }
-  if (opts.optimizer !== undefined) {
-    if (info.optimizer === undefined) {
-      fail("holds no optimizer state (load it without an optimizer to restore the weights only)");
+  for (const slot of SLOTS) {
+    const opt = opts[slot.option];
+    if (opt === undefined) continue;
+    if (info[slot.option] === undefined) {
+      fail(
+        slot.option === "optimizer"
+          ? "holds no optimizer state (load it without an optimizer to restore the weights only)"
+          : `holds no state of the second optimizer ("${slot.key}")`,
+      );
     }
-    for (const [nt] of buffers) {
-      if (!opts.optimizer.params.has(nt.name)) {
+    for (const [nt] of buffers[slot.option]) {
+      if (!opt.params.has(nt.name)) {
         fail(`momentum buffer for "${nt.name}", which the optimizer does not optimize`);
       }
     }
@@ -324,13 +358,17 @@ export function applyCheckpoint(
   try {
     for (const [nt, e] of weights) sd.set(nt.name, toTensor(e, nt, source));
     model.loadStateDict(sd, { strict: false });
-    if (opts.optimizer !== undefined) {
-      for (const [nt, e] of buffers) {
+    for (const slot of SLOTS) {
+      const opt = opts[slot.option];
+      if (opt === undefined) continue;
+      for (const [nt, e] of buffers[slot.option]) {
         const torch = toTensor(e, nt, source);
         momentum.set(nt.name, tf.tidy(() => nt.fromTorch(torch)));
         torch.dispose();
       }
-      opts.optimizer.loadState({ step: info.optimizer!.step, momentumBuffers: momentum });
+      opt.loadState({ step: info[slot.option]!.step, momentumBuffers: momentum });
+      for (const t of momentum.values()) t.dispose();
+      momentum.clear();
     }
   } finally {
     for (const t of sd.values()) t.dispose();
@@ -366,13 +404,14 @@ function parseInfo(m: Record<string, string>, source: string): CheckpointInfo {
   if (m.rng !== undefined) info.rng = m.rng;
   if (m.config !== undefined) info.config = json("config");
   if (m.history !== undefined) info.history = json("history");
-  const opt = json("optimizer");
-  if (opt !== undefined) {
+  for (const slot of SLOTS) {
+    const opt = json(slot.key);
+    if (opt === undefined) continue;
     const o = opt as Partial<OptimizerInfo>;
     if (typeof o !== "object" || o === null || o.type !== "SGD" || !Number.isSafeInteger(o.step)) {
-      fail(`metadata "optimizer" is not an SGD state: ${m.optimizer}`);
+      fail(`metadata "${slot.key}" is not an SGD state: ${m[slot.key]}`);
     }
-    info.optimizer = o as OptimizerInfo;
+    info[slot.option] = o as OptimizerInfo;
   }
   return info;
 }

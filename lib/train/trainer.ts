@@ -33,8 +33,8 @@
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { Batch } from "../data/types.ts";
-import type { Distiller } from "../distill/distiller.ts";
-import { type ForwardBackward, forwardBackward } from "../distill/step.ts";
+import type { Distiller, TensorBatch } from "../distill/distiller.ts";
+import { type ForwardBackward, forwardBackward, secondForwardBackward } from "../distill/step.ts";
 import { correct } from "./evaluate.ts";
 import { crossEntropy } from "../losses/losses.ts";
 import { kernelInterruptSignal } from "../jupyter.ts";
@@ -195,6 +195,11 @@ export class Trainer {
   readonly distiller: Distiller;
   /** The optimizer (over the distiller's trainable parameters only). */
   readonly optimizer: SGD;
+  /**
+   * The second optimizer of a method with a second step (ATSC), with the main one's settings and
+   * learning rate and its own momentum.
+   */
+  readonly secondOptimizer: SGD | undefined;
   /** One record per completed epoch. */
   readonly history: EpochRecord[] = [];
   readonly #opts: TrainerOptions;
@@ -212,6 +217,15 @@ export class Trainer {
       opts.distiller.module.trainableParameters(),
       { ...opts.optimizer, lr: opts.schedule.baseLr },
     );
+    const second = opts.distiller.secondStep;
+    const o = this.optimizer;
+    this.secondOptimizer = second && new SGD(second.parameters(), {
+      lr: o.lr,
+      momentum: o.momentum,
+      dampening: o.dampening,
+      weightDecay: o.weightDecay,
+      nesterov: o.nesterov,
+    });
   }
 
   /** The checkpointed module of the distiller (what is trained). */
@@ -279,6 +293,7 @@ export class Trainer {
     }
     await saveCheckpoint(path, this.model, {
       optimizer: this.optimizer,
+      secondOptimizer: this.secondOptimizer,
       epoch: this.#epoch,
       step: this.#step,
       rng: JSON.stringify({ seed: this.#opts.seed ?? null, scheme: "data source: f(seed, epoch)" }),
@@ -290,7 +305,10 @@ export class Trainer {
   /** Restores model, optimizer, position and history from a checkpoint written by {@link save}. */
   async resume(path: string): Promise<void> {
     if (this.#running) throw new Error("Trainer.resume: cannot resume while fit() runs");
-    const info = await loadCheckpoint(path, this.model, { optimizer: this.optimizer });
+    const info = await loadCheckpoint(path, this.model, {
+      optimizer: this.optimizer,
+      secondOptimizer: this.secondOptimizer,
+    });
     this.#epoch = info.epoch;
     this.#step = info.step;
     this.#progress = undefined;
@@ -397,8 +415,12 @@ export class Trainer {
       if (!Number.isFinite(gradNorm)) {
         throw this.#nonFinite(`gradient norm is ${gradNorm} (${describe(total, terms)})`, p, terms);
       }
-      this.optimizer.lr = lr;
-      this.optimizer.step(step.grads);
+      if (this.secondOptimizer !== undefined) {
+        await this.#withSecondStep({ x, y, index, step: this.#step }, lr, step.grads, p, terms);
+      } else {
+        this.optimizer.lr = lr;
+        this.optimizer.step(step.grads);
+      }
       return { total, terms, correct: correctByHead, gradNorm };
     } catch (e) {
       buffers.forEach((b, i) => b.variable.assign(saved[i]));
@@ -406,6 +428,48 @@ export class Trainer {
     } finally {
       r?.dispose();
       tf.dispose(owned);
+    }
+  }
+
+  /**
+   * The main step, then the method's second pass on the updated weights and the second optimizer's
+   * step. If the second loss is not finite, the main step is undone too (weights and momentum), so a
+   * failed iteration changes nothing. Its logged terms join `terms`.
+   */
+  async #withSecondStep(
+    batch: TensorBatch,
+    lr: number,
+    grads: Map<string, tf.Tensor>,
+    p: EpochProgress,
+    terms: Record<string, number>,
+  ): Promise<void> {
+    const main = this.optimizer;
+    const second = this.secondOptimizer as SGD;
+    const params = [...main.params.values()].map((q) => q.variable);
+    const before = params.map((v) => v.clone()); // shares data until the step replaces it
+    const state = main.state();
+    let r: ForwardBackward | undefined;
+    try {
+      main.lr = lr;
+      main.step(grads);
+      r = secondForwardBackward(this.#opts.distiller, batch);
+      const names = Object.keys(r.terms);
+      const stats = tf.stack([r.total, ...names.map((n) => r!.terms[n])]);
+      const v = await stats.data().finally(() => stats.dispose());
+      names.forEach((n, i) => (terms[n] = v[1 + i]));
+      if (!v.every(Number.isFinite)) {
+        throw this.#nonFinite(`second-step loss is not finite (${describe(v[0], terms)})`, p, terms);
+      }
+      second.lr = lr;
+      second.step(r.grads);
+    } catch (e) {
+      params.forEach((w, i) => w.assign(before[i]));
+      main.loadState(state);
+      throw e;
+    } finally {
+      r?.dispose();
+      tf.dispose(before);
+      for (const b of state.momentumBuffers.values()) b.dispose();
     }
   }
 
