@@ -170,6 +170,14 @@ export class AtscDistiller implements Distiller {
     ctx: { inputSize: number; seed: number },
   ) {
     if (teachers.length === 0) throw new Error("atsc: needs at least one teacher");
+    for (const t of teachers) {
+      if (t.numClasses !== student.numClasses) {
+        throw new Error(
+          `atsc: the teacher ${t.arch} has ${t.numClasses} classes, the student ${student.numClasses}` +
+            " (the student is classified by the teachers' classifiers)",
+        );
+      }
+    }
     this.module = new DistillState(student);
     const rng = new Generator(ctx.seed);
     const s = student.featureShapes(ctx.inputSize).maps.at(-1) as number[];
@@ -324,6 +332,7 @@ export const atsc: Method<AtscConfig> = {
   recipe: "toolbox",
   defaultNetwork: "resnet8x4",
   needsTeacher: true,
+  multiTeacher: true,
   defaults: { name: "atsc", cls: 0, div: 0, beta: 1, w: 1, temperature: 4, factor: 2 },
   validate(cfg, source) {
     checkToolboxWeights(cfg, source);

@@ -59,6 +59,8 @@ export interface Method<C extends MethodConfigBase> {
   readonly toolboxName?: string;
   /** Whether it needs a pretrained (frozen) teacher. */
   readonly needsTeacher: boolean;
+  /** Whether it can distill from several teachers (`BuildContext.teachers`, `model.teachers`). */
+  readonly multiTeacher?: boolean;
   /**
    * The training recipe its paper's code uses (`TrainConfig.recipe`'s default): "teskd" (the TESKD
    * paper) or "toolbox" (the SimKD toolbox's `train_student.py`).

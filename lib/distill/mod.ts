@@ -17,6 +17,7 @@ export type {
   DeployedNetwork,
   Distiller,
   FrozenOutputs,
+  SecondStep,
   StepOutput,
   TensorBatch,
 } from "./distiller.ts";
@@ -37,4 +38,12 @@ export { type TeskdConfig, TeskdDistiller, teskdHeads } from "./teskd.ts";
 export { type KdConfig, KdDistiller } from "./kd.ts";
 export { ConvReg, type FitnetConfig, FitnetDistiller } from "./fitnet.ts";
 export { type SimkdConfig, SimkdDistiller, SimkdProjector, SimkdStudent } from "./simkd.ts";
+export { type AtConfig, AtDistiller } from "./at.ts";
+export { type SpConfig, SpDistiller } from "./sp.ts";
+export { type VidConfig, VidDistiller, VidRegressor } from "./vid.ts";
+export { type CrdConfig, CrdCriterion, CrdDistiller } from "./crd.ts";
+export { ContrastSampler } from "./crd_sampler.ts";
+export { type SrrlConfig, SrrlDistiller, SrrlTransfer } from "./srrl.ts";
+export { SemckdAttention, type SemckdConfig, SemckdDistiller } from "./semckd.ts";
+export { type AtscConfig, AtscDistiller, MultiTeacherStudent, WeightAnchor } from "./atsc.ts";
 export { DistillState, TeacherStudentDistiller } from "./teacher_student.ts";

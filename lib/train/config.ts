@@ -85,6 +85,10 @@ export interface ModelConfig {
   widthMultiplier: number;
   /** The teacher, for teacher→student methods. */
   teacher?: TeacherConfig;
+  /**
+   * Several teachers, instead of `teacher`, for a method that distills from more than one (ATSC).
+   */
+  teachers?: TeacherConfig[];
 }
 
 /** SGD settings (PyTorch's formulation; weight decay on every parameter). */
@@ -144,7 +148,10 @@ export interface TrainConfig {
 export type TrainConfigInput = {
   recipe?: RecipeName;
   data?: Partial<Omit<DataConfig, "synthetic">> & { synthetic?: Partial<SyntheticConfig> };
-  model?: Partial<Omit<ModelConfig, "teacher">> & { teacher?: Partial<TeacherConfig> };
+  model?: Partial<Omit<ModelConfig, "teacher" | "teachers">> & {
+    teacher?: Partial<TeacherConfig>;
+    teachers?: Partial<TeacherConfig>[];
+  };
   method?: string | ({ name: string } & Record<string, unknown>);
   optim?: Partial<OptimConfig>;
   schedule?: Partial<ScheduleSettings>;
@@ -230,6 +237,7 @@ const OPTIONAL = new Set([
   "data.workers",
   "model.teacher",
   "model.teacher.checkpoint",
+  "model.teachers",
 ]);
 
 /**
@@ -263,13 +271,29 @@ export function resolveTrainConfig(input: unknown, source = "config"): TrainConf
     optional: OPTIONAL,
   }) as unknown as TrainConfig;
   merged.method = method;
+  const teacherConfig = (t: unknown, path: string) =>
+    mergeChecked({ network: "", widthMultiplier: 1 }, t, source, {
+      path,
+      optional: new Set([...OPTIONAL].map((f) => f.replace("model.teacher.", path))),
+    }) as unknown as TeacherConfig;
   if (merged.model.teacher !== undefined) {
-    merged.model.teacher = mergeChecked(
-      { network: "", widthMultiplier: 1 },
-      merged.model.teacher,
-      source,
-      { path: "model.teacher.", optional: OPTIONAL },
-    ) as unknown as TeacherConfig;
+    merged.model.teacher = teacherConfig(merged.model.teacher, "model.teacher.");
+  }
+  const teachers = merged.model.teachers as unknown;
+  if (teachers !== undefined) {
+    if (!Array.isArray(teachers) || teachers.length === 0) {
+      throw new Error(`${source}: "model.teachers" must be a non-empty list of teachers`);
+    }
+    if (merged.model.teacher !== undefined) {
+      throw new Error(`${source}: give "model.teacher" or "model.teachers", not both`);
+    }
+    if (!getMethod(method.name).multiTeacher) {
+      throw new Error(
+        `${source}: method "${method.name}" distills from one teacher ("model.teacher"); ` +
+          `"model.teachers" is for methods that take several (atsc)`,
+      );
+    }
+    merged.model.teachers = teachers.map((t, i) => teacherConfig(t, `model.teachers.${i}.`));
   }
   validate(merged, source);
   return merged;
@@ -305,12 +329,17 @@ function validate(cfg: TrainConfig, source: string): void {
   }
   oneOf("model.network", cfg.model.network, names);
   num("model.widthMultiplier", cfg.model.widthMultiplier, (v) => v > 0, "a number > 0");
-  const t = cfg.model.teacher;
-  if (t !== undefined) {
-    oneOf("model.teacher.network", t.network, names);
-    num("model.teacher.widthMultiplier", t.widthMultiplier, (v) => v > 0, "a number > 0");
+  const teachers: [string, TeacherConfig][] = [
+    ...(cfg.model.teacher ? [["model.teacher", cfg.model.teacher] as [string, TeacherConfig]] : []),
+    ...(cfg.model.teachers ?? []).map((t, i) =>
+      [`model.teachers.${i}`, t] as [string, TeacherConfig]
+    ),
+  ];
+  for (const [path, t] of teachers) {
+    oneOf(`${path}.network`, t.network, names);
+    num(`${path}.widthMultiplier`, t.widthMultiplier, (v) => v > 0, "a number > 0");
     if (t.checkpoint !== undefined && (typeof t.checkpoint !== "string" || t.checkpoint === "")) {
-      fail("model.teacher.checkpoint", "a file path", t.checkpoint);
+      fail(`${path}.checkpoint`, "a file path", t.checkpoint);
     }
   }
   const o = cfg.optim;

@@ -24,7 +24,12 @@ import { buildDistiller, getMethod } from "../distill/registry.ts";
 import { loadTeacher } from "../distill/teacher.ts";
 import type { Network } from "../models/network.ts";
 import { createNetwork } from "../models/registry.ts";
-import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from "./config.ts";
+import {
+  resolveTrainConfig,
+  type TeacherConfig,
+  type TrainConfig,
+  type TrainConfigInput,
+} from "./config.ts";
 import type { TrainerOptions } from "./trainer.ts";
 
 /** A run's parts, ready for a {@link Trainer}. */
@@ -76,15 +81,22 @@ export async function createExperiment(
   const method = getMethod(config.method.name);
   const [train, test] = await loadSets(config);
   const numClasses = train.numClasses;
-  let teacher: Network | undefined;
+  let teachers: Network[] = [];
   if (method.needsTeacher) {
-    teacher = given ?? await configuredTeacher(config, numClasses);
-    if (teacher.numClasses !== numClasses) {
-      throw new Error(
-        `${source}: the teacher has ${teacher.numClasses} classes, the data set ${numClasses}`,
-      );
+    teachers = given !== undefined
+      ? [given]
+      : config.model.teachers !== undefined
+      ? await Promise.all(config.model.teachers.map((t) => loadConfiguredTeacher(t, numClasses)))
+      : [await configuredTeacher(config, numClasses)];
+    for (const t of teachers) {
+      if (t.numClasses !== numClasses) {
+        throw new Error(
+          `${source}: the teacher ${t.arch} has ${t.numClasses} classes, the data set ${numClasses}`,
+        );
+      }
     }
   }
+  const teacher = teachers[0];
   const studentNet = createNetwork(config.model.network, {
     numClasses,
     seed: config.seed,
@@ -94,6 +106,7 @@ export async function createExperiment(
   const distiller = buildDistiller(config.method, {
     student: studentNet,
     teacher,
+    teachers: teachers.length > 1 ? teachers : undefined,
     inputSize: train.height,
     seed: config.seed + 1,
     trainLabels: train.labels,
@@ -140,7 +153,7 @@ export async function createExperiment(
       data.close();
       evalData.close();
       distiller.module.dispose();
-      if (teacher !== undefined && teacher !== given) teacher.dispose();
+      for (const t of teachers) if (t !== given) t.dispose();
     },
   };
 }
@@ -153,6 +166,14 @@ async function configuredTeacher(config: TrainConfig, numClasses: number): Promi
       `method "${config.method.name}" distills from a pretrained teacher: set model.teacher ` +
         `(network and checkpoint), or pass a teacher in memory (createExperiment({ teacher }))`,
     );
+  }
+  return await loadConfiguredTeacher(t, numClasses);
+}
+
+/** One configured teacher, loaded from its checkpoint and frozen. */
+async function loadConfiguredTeacher(t: TeacherConfig, numClasses: number): Promise<Network> {
+  if (t.checkpoint === undefined) {
+    throw new Error(`the teacher ${t.network} needs a checkpoint (its pretrained weights)`);
   }
   return await loadTeacher(t.network, t.checkpoint, {
     numClasses,
