@@ -458,7 +458,11 @@ export class Trainer {
       const v = await stats.data().finally(() => stats.dispose());
       names.forEach((n, i) => (terms[n] = v[1 + i]));
       if (!v.every(Number.isFinite)) {
-        throw this.#nonFinite(`second-step loss is not finite (${describe(v[0], terms)})`, p, terms);
+        throw this.#nonFinite(
+          `second-step loss is not finite (${describe(v[0], terms)})`,
+          p,
+          terms,
+        );
       }
       second.lr = lr;
       second.step(r.grads);
