@@ -224,7 +224,13 @@ async function checkTrainSteps(
           const nt = byName.get(n) as NamedTensor;
           torchGrads.set(n, tf.tidy(() => nt.toTorch(g)));
         }
-        await compareGradients(tally, p, ref.grad, torchGrads, (m) => tol(fx, `${p}.grad/${m}`));
+        await compareGradients(
+          tally,
+          `${p}.grad`,
+          ref.grad,
+          torchGrads,
+          (m) => tol(fx, `${p}.grad/${m}`),
+        );
         tf.dispose([...torchGrads.values()]);
         sgd.step(r.grads);
       } finally {

@@ -110,11 +110,11 @@ export type GradientSummary = TensorSummary & { below_float32_resolution?: boole
  * flagged zero (`expected_zero`, `below_float32_resolution`) are judged by their RMS against the
  * step's largest gradient RMS (at most 1e-6 of it); those listed in `none` must be absent.
  *
- * @param prefix the quantity prefix, e.g. "train_steps[0]"
+ * @param section the quantity's section, e.g. "train_steps[0].grad"
  */
 export async function compareGradients(
   tally: Tally,
-  prefix: string,
+  section: string,
   refs: Record<string, GradientSummary>,
   grads: Map<string, tf.Tensor>,
   tolerance: (metric: string) => number,
@@ -127,7 +127,7 @@ export async function compareGradients(
   }
   await compareSummaries(
     tally,
-    `${prefix}.grad`,
+    section,
     otherRefs,
     new Map([...grads].filter(([n]) => !(n in zeroRefs) && !none.includes(n))),
     tolerance,
@@ -137,11 +137,11 @@ export async function compareGradients(
   const maxRms = Math.max(...rmsBy.values());
   for (const n of Object.keys(zeroRefs)) {
     tally.add(
-      `${prefix}.grad/expected_zero_rms_over_max`,
+      `${section}/expected_zero_rms_over_max`,
       (rmsBy.get(n) ?? Infinity) / maxRms,
       n,
       1e-6,
     );
   }
-  for (const n of none) tally.add(`${prefix}.grad/none`, grads.has(n) ? 1 : 0, n, 0);
+  for (const n of none) tally.add(`${section}/none`, grads.has(n) ? 1 : 0, n, 0);
 }

@@ -28,6 +28,7 @@ export const KD_CASES = [
   "resnet32x4_resnet8x4_simkd_b4.json",
   "vgg13_vgg8_simkd_b8.json",
   "resnet32x4_ShuffleV2_simkd_b4.json",
+  "resnet32x4_resnet8x4_atsc_b4.json",
 ] as const;
 
 const DIR = new URL("../fixtures/kd/", import.meta.url).pathname;
@@ -93,7 +94,18 @@ export async function expectKdParity(file: string): Promise<void> {
       "train_steps[1].after_step/sumsq_rel",
     ]
   ) assert.ok(q.has(want), `${file}: ${want} compared`);
-  // The teacher's entries are among the after-step states compared (it must come out unchanged).
+  // ATSC's second optimizer: its gradient and the anchor W0 (kept at the loaded weights) compared.
+  if (fx.method === "atsc") {
+    for (
+      const want of [
+        "train_steps[1].grad_last/sumsq_rel",
+        "train_steps[1].after_step.anchor/sumsq_rel",
+      ]
+    ) {
+      assert.ok(q.has(want), `${file}: ${want} compared`);
+    }
+  }
+  // The teacher's entries are among the after-step states compared (unchanged; ATSC's adapted).
   if (fx.teacher && fx.method !== "baseline") {
     const after = report.lines.find((l) => l.quantity === "train_steps[1].after_step/sumsq_rel")!;
     const teacherEntries = Object.keys(fx.train_steps[1].after_step)
