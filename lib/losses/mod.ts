@@ -5,3 +5,6 @@
  */
 export * from "./losses.ts";
 export * from "./teskd.ts";
+export { attentionLoss, attentionMap, similarityLoss, VID_EPS, vidNll } from "./feature_kd.ts";
+export { contrastScores, NCE_EPS, nceLoss, updatedMemory } from "./crd.ts";
+export { pairMse, semckdLoss } from "./semckd.ts";
