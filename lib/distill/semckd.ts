@@ -22,7 +22,7 @@ import type { Network } from "../models/network.ts";
 import { BatchNorm2d } from "../nn/batchnorm.ts";
 import { Conv2d } from "../nn/conv.ts";
 import { Generator } from "../nn/init.ts";
-import { ReLU, Sequential } from "../nn/layer.ts";
+import { Layer, ReLU, Sequential } from "../nn/layer.ts";
 import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { poolToSize } from "./align.ts";
@@ -46,23 +46,41 @@ export interface SemckdConfig {
   soft: number;
 }
 
-/** The official `MLPEmbed`: linear (B → B/2) → ReLU → linear (→ B/4) → rows L2-normalised (no epsilon). */
+/** The official `Normalize(2)`: each row divided by its L2 norm, with no epsilon (a zero row gives NaN). */
+export class L2Normalize extends Layer {
+  /** `[N, D]` → rows of unit length. */
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.div(x, tf.sqrt(tf.sum(tf.square(x), 1, true))));
+  }
+  /** "L2Normalize". */
+  describe(): string {
+    return "L2Normalize";
+  }
+}
+
+/**
+ * The official `MLPEmbed`: linear (B → B/2) → ReLU → linear (→ B/4) → rows L2-normalised. It also
+ * holds the official unused `regressor` (linear → normalise → ReLU → linear), kept so that names,
+ * parameter counts and the optimizer's parameter order match the toolbox; it is never run, so its
+ * parameters get no gradient and SGD leaves them as they are.
+ */
 export class MlpEmbed extends Module {
   /** First layer. */
   readonly linear1: Linear;
   /** Second layer. */
   readonly linear2: Linear;
+  readonly #l2norm = new L2Normalize();
 
+  /** @param dimOut the embedding width (the hidden layer is twice as wide) */
   constructor(dimIn: number, dimOut: number, rng: Generator) {
     super();
     this.linear1 = this.registerModule("linear1", new Linear(dimIn, 2 * dimOut, { rng }));
     this.linear2 = this.registerModule("linear2", new Linear(2 * dimOut, dimOut, { rng }));
-    // Never run (the official forward does not use it); its layers 0 and 3 hold parameters.
     this.registerModule(
       "regressor",
       new Sequential([
         new Linear(dimIn, 2 * dimOut, { rng }),
-        new ReLU(),
+        new L2Normalize(),
         new ReLU(),
         new Linear(2 * dimOut, dimOut, { rng }),
       ]),
@@ -71,10 +89,9 @@ export class MlpEmbed extends Module {
 
   /** `[N, dimIn]` → unit rows `[N, dimOut]`. */
   forward(x: tf.Tensor): tf.Tensor2D {
-    return tf.tidy(() => {
-      const z = this.linear2.forward(tf.relu(this.linear1.forward(x)));
-      return tf.div(z, tf.sqrt(tf.sum(tf.square(z), 1, true))) as tf.Tensor2D;
-    });
+    return tf.tidy(() =>
+      this.#l2norm.forward(this.linear2.forward(tf.relu(this.linear1.forward(x))))
+    ) as tf.Tensor2D;
   }
 }
 
@@ -234,8 +251,8 @@ export const semckd: Method<SemckdConfig> = {
     const b = ctx.batchSize;
     if (b === undefined || !Number.isInteger(b) || b < 4 || b % 4 !== 0) {
       throw new Error(
-        `semckd: its attention MLPs are as wide as the batch (B → B/2 → B/4): the training batch ` +
-          `size must be a multiple of 4, got ${b}`,
+        `semckd: its attention MLPs are as wide as the batch (B → B/2 → B/4), so it needs the ` +
+          `training batch size (BuildContext.batchSize), a multiple of 4; got ${b}`,
       );
     }
     return new SemckdDistiller(ctx.student, requireTeacher(ctx, "semckd"), cfg, {

@@ -52,21 +52,62 @@ const DIR = new URL("../fixtures/kd/", import.meta.url).pathname;
  */
 const SHUFFLEV2_STEP_DRIFT_SCALE = 12.2;
 
-const RECALIBRATED: Readonly<Record<string, number>> = {
+/**
+ * vgg13 → vgg8 SemCKD: the step-1 output tolerances, recalibrated per metric. The mechanism, as for
+ * ShuffleV2: at step 0 two ReLU inputs lie below float32's resolution (`regressor10`'s first
+ * BatchNorm output at NCHW [6, 14, 1, 4] is −7.96e-9 in float64 on a channel reaching ~2.1;
+ * `regressor30`'s second at [5, 244, 0, 1] is −2.06e-7 against ~1.6). Both our engines pass gradient
+ * there, the float64 reference does not; a float64 replay of the official code with those two
+ * decisions taken our way matches our step-1 outputs to 3e-6 relative RMS, 0.03× the unscaled
+ * tolerance. SemCKD's Gram matrices
+ * are unnormalised and beta is 400, so step 0's gradient is large and ill-conditioned, and step 1's
+ * forward (projected pairs, deepest student maps) magnifies how the step-0 update was rounded. The
+ * recorded drift is that of PyTorch 1.13 with 2 threads and mkldnn (replaying the official code on
+ * the fixture's values reproduces every recorded drift to 1.00×, and the float64 reference to 0).
+ * The same code in float32 with 1 thread (mkldnn on) lands at `sumsq_rel` 4.80e-6 at
+ * `semckd_projected.30` (12.6× the recorded drift, over the fixture's tolerance of 3.80e-6: the
+ * quantity and place where ours fails it) and `sample_over_rms` 1.42e-4 (3.3×); with mkldnn off (1
+ * or 2 threads alike; convolutions then go through the BLAS gemm) at `sumsq_rel` 1.93e-5 (50.7×),
+ * `sample_over_rms` 4.85e-3 (111×), `sum_over_sqrt_n_sumsq` 4.99e-6 (40.2×), `values_over_max`
+ * 8.00e-4 (25.9×); with 4 threads and mkldnn as with 2 (≤ 1.07×). Each step-1 output tolerance is
+ * scaled by the worst drift over the mkldnn runs (1, 2, 4 threads: the build the fixture was recorded
+ * with) divided by the recorded one, so it becomes 10× the worst of those PyTorch float32 drifts. The
+ * reference-BLAS runs without mkldnn would allow up to 111×; they are left out to keep the check
+ * tight. Ours lands at 15.7–16.2× the recorded drift in the two metrics that failed (oneDNN: 6.11e-6,
+ * 7.00e-4; WebAssembly: 5.98e-6, 7.06e-4), inside 10× the 1-thread drift. Everything else keeps the
+ * fixture's tolerance: there ours is within 3.5× the recorded drift, where PyTorch without mkldnn
+ * reaches 8.9× (step-0 gradients) and 12.1× (step-0 after-step states).
+ */
+const VGG_SEMCKD_STEP1_OUTPUT_DRIFT_SCALE: Readonly<Record<string, number>> = {
+  "train_steps[1].outputs/sumsq_rel": 12.6,
+  "train_steps[1].outputs/sample_over_rms": 3.3,
+  "train_steps[1].outputs/sum_over_sqrt_n_sumsq": 6.7,
+  "train_steps[1].outputs/values_over_max": 3.7,
+};
+
+/** Per case: one scale for every training-step tolerance, or scales of named tolerances. */
+const RECALIBRATED: Readonly<Record<string, number | Readonly<Record<string, number>>>> = {
   "resnet32x4_ShuffleV2_kd_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
   "resnet32x4_ShuffleV2_hint_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
   "resnet32x4_ShuffleV2_simkd_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
   "resnet32x4_ShuffleV2_attention_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
   "resnet32x4_ShuffleV2_crd_b4.json": SHUFFLEV2_STEP_DRIFT_SCALE,
+  "vgg13_vgg8_semckd_b8.json": VGG_SEMCKD_STEP1_OUTPUT_DRIFT_SCALE,
 };
 
 /** Reads a KD fixture of this folder, with the recalibrated tolerances where there are any. */
 export async function loadKdFixture(file: string): Promise<KdFixture> {
   const fx = JSON.parse(await Deno.readTextFile(DIR + file)) as KdFixture;
   const scale = RECALIBRATED[file];
-  if (scale !== undefined) {
+  if (typeof scale === "number") {
     for (const k of Object.keys(fx.tolerance)) {
       if (k.startsWith("train_steps[")) fx.tolerance[k] *= scale;
+    }
+  } else if (scale !== undefined) {
+    for (const [k, s] of Object.entries(scale)) {
+      // A renamed key would otherwise leave the tolerance silently unscaled.
+      if (!(k in fx.tolerance)) throw new Error(`${file}: no tolerance "${k}" to recalibrate`);
+      fx.tolerance[k] *= s;
     }
   }
   return fx;
