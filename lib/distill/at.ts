@@ -7,14 +7,12 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import { attentionLoss } from "../losses/feature_kd.ts";
-import { toolboxLoss } from "../losses/kd.ts";
 import type { Network } from "../models/network.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
 import { checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
-import { stagePairs, sumTerms } from "./pairs.ts";
-import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
+import { pairTerms, stagePairs } from "./pairs.ts";
+import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link at}. */
 export interface AtConfig {
@@ -45,17 +43,7 @@ export class AtDistiller extends TeacherStudentDistiller {
     const t = this.teacherFeatures(batch.x, frozen);
     const s = this.student.features(batch.x);
     const pairs = stagePairs(s, t).map(([fs, ft]) => attentionLoss(fs, ft));
-    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, this.cfg, {
-      term: sumTerms(pairs),
-      beta: this.cfg.beta,
-      parts: Object.fromEntries(pairs.map((p, i) => [`kd_pairs.${i}`, p])),
-    });
-    return {
-      total,
-      terms,
-      heads: { student: s.logits as tf.Tensor2D },
-      outputs: toolboxOutputs(s, t),
-    };
+    return this.toolboxStep(s, t, batch, this.cfg, pairTerms(pairs, this.cfg.beta));
   }
 }
 

@@ -24,7 +24,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { toolboxLoss } from "../losses/kd.ts";
 import { contrastScores, nceLoss, updatedMemory } from "../losses/crd.ts";
 import type { Network } from "../models/network.ts";
 import { Generator, uniformTensor } from "../nn/init.ts";
@@ -39,7 +38,7 @@ import {
   type Method,
   requireTeacher,
 } from "./method.ts";
-import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
+import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link crd}. */
 export interface CrdConfig {
@@ -284,28 +283,21 @@ export class CrdDistiller extends TeacherStudentDistiller {
     const n = this.criterion.contrast.size;
     const sLoss = nceLoss(scores.student, n);
     const tLoss = nceLoss(scores.teacher, n);
-    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, this.cfg, {
+    const memory = this.criterion.contrast;
+    return this.toolboxStep(s, t, batch, this.cfg, {
       term: tf.add(sLoss, tLoss) as tf.Scalar,
       beta: this.cfg.beta,
       parts: { s_loss: sLoss, t_loss: tLoss },
+    }, {
+      crd_embed_s: embedS,
+      crd_embed_t: embedT,
+      crd_scores_s: scores.student,
+      crd_scores_t: scores.teacher,
+      "crd_Z.Z_v1": tf.scalar(scores.z.v1),
+      "crd_Z.Z_v2": tf.scalar(scores.z.v2),
+      crd_memory_v1_rows: tf.gather(memory.memoryV1, index),
+      crd_memory_v2_rows: tf.gather(memory.memoryV2, index),
     });
-    const memory = this.criterion.contrast;
-    return {
-      total,
-      terms,
-      heads: { student: s.logits as tf.Tensor2D },
-      outputs: {
-        ...toolboxOutputs(s, t),
-        crd_embed_s: embedS,
-        crd_embed_t: embedT,
-        crd_scores_s: scores.student,
-        crd_scores_t: scores.teacher,
-        "crd_Z.Z_v1": tf.scalar(scores.z.v1),
-        "crd_Z.Z_v2": tf.scalar(scores.z.v2),
-        crd_memory_v1_rows: tf.gather(memory.memoryV1, index),
-        crd_memory_v2_rows: tf.gather(memory.memoryV2, index),
-      },
-    };
   }
 }
 

@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { mse, toolboxLoss } from "../losses/kd.ts";
+import { mse } from "../losses/kd.ts";
 import type { Network } from "../models/network.ts";
 import { BatchNorm2d } from "../nn/batchnorm.ts";
 import { Conv2d } from "../nn/conv.ts";
@@ -17,7 +17,7 @@ import { Layer } from "../nn/layer.ts";
 import { poolToSize } from "./align.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
 import { checkNumber, type Method, requireTeacher } from "./method.ts";
-import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
+import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link fitnet}. */
 export interface FitnetConfig {
@@ -111,16 +111,14 @@ export class FitnetDistiller extends TeacherStudentDistiller {
     const l = this.cfg.hintLayer;
     const regressed = this.regressor.forward(s.maps[l]);
     const target = poolToSize(t.maps[l], this.regressor.targetSide);
-    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, this.cfg, {
-      term: mse(regressed, target),
-      beta: this.cfg.beta,
-    });
-    return {
-      total,
-      terms,
-      heads: { student: s.logits as tf.Tensor2D },
-      outputs: { ...toolboxOutputs(s, t), hint_regressor_output: regressed, hint_target: target },
-    };
+    return this.toolboxStep(
+      s,
+      t,
+      batch,
+      this.cfg,
+      { term: mse(regressed, target), beta: this.cfg.beta },
+      { hint_regressor_output: regressed, hint_target: target },
+    );
   }
 }
 

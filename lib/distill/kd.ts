@@ -4,12 +4,10 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
-import { toolboxLoss } from "../losses/kd.ts";
 import type { Network } from "../models/network.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
 import { checkNumber, type Method, requireTeacher } from "./method.ts";
-import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
+import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link kd}. */
 export interface KdConfig {
@@ -41,13 +39,7 @@ export class KdDistiller extends TeacherStudentDistiller {
   loss(batch: TensorBatch, frozen: FrozenOutputs | undefined): StepOutput {
     const t = this.teacherFeatures(batch.x, frozen);
     const s = this.student.features(batch.x);
-    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, this.cfg);
-    return {
-      total,
-      terms,
-      heads: { student: s.logits as tf.Tensor2D },
-      outputs: toolboxOutputs(s, t),
-    };
+    return this.toolboxStep(s, t, batch, this.cfg);
   }
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { MethodTerm } from "../losses/kd.ts";
 import type { Features } from "../models/network.ts";
 
 /** The maps after the stem of both networks, paired by position. */
@@ -23,7 +24,11 @@ export function stageShapePairs(
   return Array.from({ length: Math.max(n, 0) }, (_, i) => [s[i + 1], t[i + 1]]);
 }
 
-/** The sum of per-pair terms (a scalar 0 when there are none). */
-export function sumTerms(terms: tf.Scalar[]): tf.Scalar {
-  return (terms.length === 0 ? tf.scalar(0) : tf.addN(terms)) as tf.Scalar;
+/** Per-pair terms as one method term: their sum, weighted by `beta`, each logged as `kd_pairs.<i>`. */
+export function pairTerms(pairs: tf.Scalar[], beta: number): MethodTerm {
+  return {
+    term: (pairs.length === 0 ? tf.scalar(0) : tf.addN(pairs)) as tf.Scalar,
+    beta,
+    parts: Object.fromEntries(pairs.map((p, i) => [`kd_pairs.${i}`, p])),
+  };
 }

@@ -16,7 +16,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { toolboxLoss } from "../losses/kd.ts";
 import { pairMse, semckdLoss } from "../losses/semckd.ts";
 import type { Network } from "../models/network.ts";
 import { BatchNorm2d } from "../nn/batchnorm.ts";
@@ -28,7 +27,7 @@ import { Module } from "../nn/module.ts";
 import { poolToSize } from "./align.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
 import { checkNumber, checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
-import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
+import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link semckd}. */
 export interface SemckdConfig {
@@ -217,19 +216,17 @@ export class SemckdDistiller extends TeacherStudentDistiller {
     const s = this.student.features(batch.x);
     const pairs = this.attention.forward(s.maps.slice(1), t.maps.slice(1));
     const mse = pairMse(pairs.projected, pairs.target);
-    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, this.cfg, {
-      term: semckdLoss(pairs.attention, mse),
-      beta: this.cfg.beta,
-    });
     const outputs: Record<string, tf.Tensor> = {
-      ...toolboxOutputs(s, t),
       semckd_attention: pairs.attention,
       semckd_pair_mse: mse,
     };
     pairs.projected.forEach((row, i) =>
       row.forEach((p, j) => (outputs[`semckd_projected.${i}${j}`] = p))
     );
-    return { total, terms, heads: { student: s.logits as tf.Tensor2D }, outputs };
+    return this.toolboxStep(s, t, batch, this.cfg, {
+      term: semckdLoss(pairs.attention, mse),
+      beta: this.cfg.beta,
+    }, outputs);
   }
 }
 

@@ -8,11 +8,10 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { similarityLoss } from "../losses/feature_kd.ts";
-import { toolboxLoss } from "../losses/kd.ts";
 import type { Network } from "../models/network.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
 import { checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
-import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
+import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link sp}. */
 export interface SpConfig {
@@ -42,16 +41,10 @@ export class SpDistiller extends TeacherStudentDistiller {
   loss(batch: TensorBatch, frozen: FrozenOutputs | undefined): StepOutput {
     const t = this.teacherFeatures(batch.x, frozen);
     const s = this.student.features(batch.x);
-    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, this.cfg, {
+    return this.toolboxStep(s, t, batch, this.cfg, {
       term: similarityLoss(s.maps.at(-1) as tf.Tensor, t.maps.at(-1) as tf.Tensor),
       beta: this.cfg.beta,
     });
-    return {
-      total,
-      terms,
-      heads: { student: s.logits as tf.Tensor2D },
-      outputs: toolboxOutputs(s, t),
-    };
   }
 }
 

@@ -10,7 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { mse, toolboxLoss } from "../losses/kd.ts";
+import { mse } from "../losses/kd.ts";
 import type { Network } from "../models/network.ts";
 import { BatchNorm2d } from "../nn/batchnorm.ts";
 import { Conv2d } from "../nn/conv.ts";
@@ -19,7 +19,7 @@ import { ReLU, Sequential } from "../nn/layer.ts";
 import { Module } from "../nn/module.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
 import { checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
-import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
+import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link srrl}. */
 export interface SrrlConfig {
@@ -86,17 +86,11 @@ export class SrrlDistiller extends TeacherStudentDistiller {
     const logits = this.teacher.classifier.forward(feature) as tf.Tensor2D;
     const featureMse = mse(feature, t.pooled);
     const logitMse = mse(logits, t.logits);
-    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, this.cfg, {
+    return this.toolboxStep(s, t, batch, this.cfg, {
       term: tf.add(featureMse, logitMse) as tf.Scalar,
       beta: this.cfg.beta,
       parts: { feature_mse: featureMse, logit_mse: logitMse },
-    });
-    return {
-      total,
-      terms,
-      heads: { student: s.logits as tf.Tensor2D },
-      outputs: { ...toolboxOutputs(s, t), srrl_feature: feature, srrl_logits: logits },
-    };
+    }, { srrl_feature: feature, srrl_logits: logits });
   }
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
+import { type MethodTerm, toolboxLoss, type ToolboxWeights } from "../losses/kd.ts";
 import type { Features, Network } from "../models/network.ts";
 import { Module } from "../nn/module.ts";
 import type {
@@ -76,6 +77,27 @@ export abstract class TeacherStudentDistiller implements Distiller {
 
   /** Training-mode loss of a batch. */
   abstract loss(batch: TensorBatch, frozen: FrozenOutputs | undefined): StepOutput;
+
+  /**
+   * A step of the toolbox's shape: `cls·CE + div·KL (+ beta·method)` on the student's own logits,
+   * which are the `student` head, with the toolbox outputs and the method's own (`extra`).
+   */
+  protected toolboxStep(
+    s: Features,
+    t: Features,
+    batch: TensorBatch,
+    weights: ToolboxWeights,
+    method?: MethodTerm,
+    extra: Record<string, tf.Tensor> = {},
+  ): StepOutput {
+    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, weights, method);
+    return {
+      total,
+      terms,
+      heads: { student: s.logits as tf.Tensor2D },
+      outputs: { ...toolboxOutputs(s, t), ...extra },
+    };
+  }
 
   /** The deployed head (the student's own classifier by default). */
   predict(x: tf.Tensor): Record<string, tf.Tensor2D> {

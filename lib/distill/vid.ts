@@ -10,7 +10,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { alignPair, VID_EPS, vidNll } from "../losses/feature_kd.ts";
-import { toolboxLoss } from "../losses/kd.ts";
 import type { Network } from "../models/network.ts";
 import { ModuleList } from "../nn/container.ts";
 import { Conv2d } from "../nn/conv.ts";
@@ -19,8 +18,8 @@ import { ReLU, Sequential } from "../nn/layer.ts";
 import { Module } from "../nn/module.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
 import { checkNumber, checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
-import { stagePairs, stageShapePairs, sumTerms } from "./pairs.ts";
-import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
+import { pairTerms, stagePairs, stageShapePairs } from "./pairs.ts";
+import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link vid}. */
 export interface VidConfig {
@@ -101,17 +100,7 @@ export class VidDistiller extends TeacherStudentDistiller {
     const t = this.teacherFeatures(batch.x, frozen);
     const s = this.student.features(batch.x);
     const pairs = stagePairs(s, t).map(([fs, ft], i) => this.pairs.at(i).nll(fs, ft));
-    const { total, terms } = toolboxLoss(s.logits, t.logits, batch.y, this.cfg, {
-      term: sumTerms(pairs),
-      beta: this.cfg.beta,
-      parts: Object.fromEntries(pairs.map((p, i) => [`kd_pairs.${i}`, p])),
-    });
-    return {
-      total,
-      terms,
-      heads: { student: s.logits as tf.Tensor2D },
-      outputs: toolboxOutputs(s, t),
-    };
+    return this.toolboxStep(s, t, batch, this.cfg, pairTerms(pairs, this.cfg.beta));
   }
 }
 

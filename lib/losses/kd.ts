@@ -54,6 +54,16 @@ export interface ToolboxWeights {
   temperature: number;
 }
 
+/** A method's own term, its weight, and named parts of it (logged). */
+export interface MethodTerm {
+  /** The term before its weight (logged as `kd`). */
+  term: tf.Scalar;
+  /** Its weight (`-b`). */
+  beta: number;
+  /** Named parts, logged beside it (per-pair terms, the two sides of a loss). */
+  parts?: Record<string, tf.Scalar>;
+}
+
 /**
  * The toolbox total: `cls·CE + div·KL + beta·method`, with terms `cls`, `div` and (when the method
  * has one) `kd`, the method's term before its weight, plus any named parts of it.
@@ -63,7 +73,7 @@ export function toolboxLoss(
   teacherLogits: tf.Tensor,
   labels: tf.Tensor1D,
   w: ToolboxWeights,
-  method?: { term: tf.Scalar; beta: number; parts?: Record<string, tf.Scalar> },
+  method?: MethodTerm,
 ): { total: tf.Scalar; terms: Record<string, tf.Scalar> } {
   const terms: Record<string, tf.Scalar> = {
     cls: crossEntropy(studentLogits, labels),
