@@ -1,7 +1,8 @@
 /**
  * Analysis in notebooks: Plotly figures, Arquero tables, an SVG architecture diagram and a live
- * training view, ablation grids (`runAblation`, `meanStd`, `pivot`, `barByFactor`) and the paper's
- * table beside measured runs (`paperTable`) — all rendered through the display protocol
+ * training view, ablation grids (`runAblation`, `meanStd`, `pivot`, `barByFactor`), the paper's
+ * table beside measured runs (`paperTable`) and the KD methods' published tables with their
+ * protocols (`kdPaperTable`) — all rendered through the display protocol
  * (`[Symbol.for("Jupyter.display")]()` returning a MIME bundle); nothing here imports kernel code.
  *
  * @example
@@ -23,3 +24,4 @@ export * from "./diagram.ts";
 export * from "./progress.ts";
 export * from "./ablation.ts";
 export * from "./paper.ts";
+export * from "./kd_paper.ts";
