@@ -41,6 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the repository by the import below
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_reference import BasicBlock  # noqa: E402  (the same post-activation block)
 
