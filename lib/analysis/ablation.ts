@@ -642,7 +642,9 @@ function column(table: ArqueroTable, name: string, what: string): unknown[] {
 const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
 /** Mean and sample standard deviation (n − 1; null for one value) of the finite numbers. */
-function stats(values: unknown[]): { mean: number | null; std: number | null; n: number } {
+export function sampleStats(
+  values: unknown[],
+): { mean: number | null; std: number | null; n: number } {
   const xs = values.filter(finite);
   const n = xs.length;
   if (n === 0) return { mean: null, std: null, n };
@@ -684,7 +686,7 @@ export function meanStd(
   const gs = groups(table, keys, "meanStd");
   const data: Record<string, unknown[]> = {};
   keys.forEach((k, j) => data[k] = gs.map((g) => g.key[j]));
-  const st = gs.map((g) => stats(g.rows.map((i) => values[i])));
+  const st = gs.map((g) => sampleStats(g.rows.map((i) => values[i])));
   data.n = st.map((s) => s.n);
   data.mean = st.map((s) => s.mean);
   data.std = st.map((s) => s.std);
@@ -727,7 +729,8 @@ export function pivot(
   rowKeys.forEach((k, j) => data[k] = gs.map((g) => g.key[j]));
   for (const name of names) {
     data[name] = gs.map((g) =>
-      stats(g.rows.filter((i) => factorLabel(colValues[i]) === name).map((i) => values[i])).mean
+      sampleStats(g.rows.filter((i) => factorLabel(colValues[i]) === name).map((i) => values[i]))
+        .mean
     );
   }
   return displayable(aq.table(data), {
@@ -764,7 +767,7 @@ export function barByFactor(
   const fv = table.array(factor) as unknown[];
   const data: Trace[] = seriesNames.map((name, si) => {
     const st = xs.map((x) =>
-      stats(
+      sampleStats(
         values.filter((_, i) =>
           factorLabel(fv[i]) === x && (!seriesOf || factorLabel(seriesOf[i]) === name)
         ),

@@ -26,7 +26,8 @@ import {
   type TrainConfig,
   type TrainConfigInput,
 } from "../train/config.ts";
-import { ablationTable } from "./ablation.ts";
+import { ablationTable, sampleStats } from "./ablation.ts";
+import { type MeasuredRun, measuredRuns } from "./measured_runs.ts";
 import { PAPER_RESULTS } from "./paper.ts";
 import { type ArqueroTable, displayable } from "./table.ts";
 
@@ -368,22 +369,8 @@ const NOT_PROTOCOL = new Set([
   "model.teacher.checkpoint",
 ]);
 
-/** A run folder as the table needs it. */
-interface MeasuredRun {
-  id: string;
-  dir: string;
-  state: string;
-  epochsDone: number;
-  final: number | null;
-  best: number | null;
-  bestEpoch: number | null;
-  config: TrainConfig;
-}
-
 /** The file and its folder: enough to tell checkpoints apart in a table. */
 const shortPath = (path: string) => join(basename(dirname(path)), basename(path));
-
-const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** Rows of every run folder at or under `dir` (ablation grids, CLI output folders, nested). */
 async function runRowsUnder(dir: string, depth = 0): Promise<Record<string, unknown>[]> {
@@ -404,7 +391,7 @@ async function runRowsUnder(dir: string, depth = 0): Promise<Record<string, unkn
   return rows;
 }
 
-async function measuredRuns(
+async function runsOf(
   measured: string | ArqueroTable | (string | ArqueroTable)[],
 ): Promise<MeasuredRun[]> {
   const rows: Record<string, unknown>[] = [];
@@ -414,31 +401,7 @@ async function measuredRuns(
       rows.push(...m.objects() as Record<string, unknown>[]);
     } else throw new TypeError("kdPaperTable: measured must be run folders or ablation tables");
   }
-  const out: MeasuredRun[] = [];
-  const seen = new Set<string>();
-  for (const r of rows) {
-    const dir = String(r.dir);
-    if (seen.has(dir)) continue;
-    seen.add(dir);
-    let config: TrainConfig;
-    try {
-      const path = join(dir, "config.json");
-      config = resolveTrainConfig(JSON.parse(await Deno.readTextFile(path)), path);
-    } catch {
-      continue; // a run that never started (or of another version): it matches no cell
-    }
-    out.push({
-      id: String(r.id),
-      dir,
-      state: String(r.state),
-      epochsDone: num(r.epochs_done) ?? 0,
-      final: num(r.final_top1),
-      best: num(r.best_top1),
-      bestEpoch: num(r.best_epoch),
-      config,
-    });
-  }
-  return out;
+  return await measuredRuns(rows);
 }
 
 /** Whether a run is of the cell's networks and published method variant. */
@@ -464,14 +427,6 @@ function protocolDiff(cfg: TrainConfig, want: TrainConfig): string[] {
 /** Runs that are the same run but for the seed (and where it is written). */
 function sameButSeed(a: TrainConfig, b: TrainConfig): boolean {
   return configDiff(a, b).every((f) => f === "seed" || f === "outDir" || f === "backend");
-}
-
-function meanStd(v: number[]): { mean: number | null; std: number | null } {
-  if (v.length === 0) return { mean: null, std: null };
-  const mean = v.reduce((s, x) => s + x, 0) / v.length;
-  if (v.length === 1) return { mean, std: null };
-  const sq = v.reduce((s, x) => s + (x - mean) ** 2, 0) / (v.length - 1);
-  return { mean, std: Math.sqrt(sq) };
 }
 
 const round2 = (v: number | null) => (v === null ? null : Math.round(v * 100) / 100);
@@ -515,7 +470,7 @@ export async function kdPaperTable(
   measured?: string | ArqueroTable | (string | ArqueroTable)[],
   opts: KdPaperTableOptions = {},
 ): Promise<ArqueroTable> {
-  const runs = measured === undefined ? [] : await measuredRuns(measured);
+  const runs = measured === undefined ? [] : await runsOf(measured);
   const cells = KD_PAPER_RESULTS.filter((c) =>
     (opts.sources === undefined || opts.sources.includes(c.source)) &&
     (opts.students === undefined || opts.students.includes(c.student))
@@ -535,8 +490,8 @@ export async function kdPaperTable(
       undefined,
     );
     const group = pick === undefined ? [] : found.filter((r) => sameButSeed(r.config, pick.config));
-    const finals = meanStd(group.map((r) => r.final).filter((v): v is number => v !== null));
-    const bests = meanStd(group.map((r) => r.best).filter((v): v is number => v !== null));
+    const finals = sampleStats(group.map((r) => r.final));
+    const bests = sampleStats(group.map((r) => r.best));
     const chosen = src.selection === "last" ? finals : bests;
     const diff = pick === undefined ? [] : protocolDiff(pick.config, want!);
     // the baseline trains its network alone: a teacher in its config (a grid's base) is not used

@@ -17,7 +17,6 @@
  * @module
  */
 import * as aq from "arquero";
-import { join } from "node:path";
 import {
   configDiff,
   resolveTrainConfig,
@@ -25,6 +24,7 @@ import {
   type TrainConfigInput,
 } from "../train/config.ts";
 import { ablationTable } from "./ablation.ts";
+import { type MeasuredRun, measuredRuns } from "./measured_runs.ts";
 import { type ArqueroTable, displayable } from "./table.ts";
 
 /** One published number. */
@@ -137,19 +137,7 @@ const DATASET_KEY: Record<PaperCell["dataset"], string> = {
   "ImageNet": "imagenet",
 };
 
-interface MeasuredRun {
-  id: string;
-  state: string;
-  epochsDone: number;
-  epochs: number | null;
-  final: number | null;
-  best: number | null;
-  /** Best top-1 from the last milestone on (what the official log reports). */
-  afterLastMilestone: number | null;
-  config: TrainConfig;
-}
-
-async function measuredRuns(measured: string | ArqueroTable): Promise<MeasuredRun[]> {
+async function runsOf(measured: string | ArqueroTable): Promise<MeasuredRun[]> {
   const t = typeof measured === "string" ? await ablationTable(measured) : measured;
   if (typeof t?.columnNames !== "function") {
     throw new TypeError("paperTable: measured must be a runs folder or a table from runAblation");
@@ -159,31 +147,7 @@ async function measuredRuns(measured: string | ArqueroTable): Promise<MeasuredRu
       throw new Error(`paperTable: the measured table has no "${c}" column (use runAblation's)`);
     }
   }
-  const rows = t.objects() as Record<string, unknown>[];
-  const out: MeasuredRun[] = [];
-  for (const r of rows) {
-    let config: TrainConfig;
-    try {
-      config = resolveTrainConfig(
-        JSON.parse(await Deno.readTextFile(join(String(r.dir), "config.json"))),
-        join(String(r.dir), "config.json"),
-      );
-    } catch {
-      continue; // a run that never started has no configuration: it cannot match a cell
-    }
-    const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
-    out.push({
-      id: String(r.id),
-      state: String(r.state),
-      epochsDone: num(r.epochs_done) ?? 0,
-      epochs: num(r.epochs),
-      final: num(r.final_top1),
-      best: num(r.best_top1),
-      afterLastMilestone: num(r.best_after_last_milestone_top1),
-      config,
-    });
-  }
-  return out;
+  return await measuredRuns(t.objects() as Record<string, unknown>[]);
 }
 
 /** Preference among the runs matching one cell: faithful recipe, then finished, then progress. */
@@ -212,7 +176,7 @@ function rank(r: MeasuredRun, faithful: boolean): number {
  * ```
  */
 export async function paperTable(measured?: string | ArqueroTable): Promise<ArqueroTable> {
-  const runs = measured === undefined ? [] : await measuredRuns(measured);
+  const runs = measured === undefined ? [] : await runsOf(measured);
   const rows = PAPER_RESULTS.map((cell) => {
     const want = cell.config === null ? null : paperConfig(cell);
     const matches = want === null

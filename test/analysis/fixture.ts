@@ -1,4 +1,7 @@
-/** Synthetic trainer histories and steps for the analysis tests (made here, not by the library). */
+/** Synthetic trainer histories, steps and run folders for the analysis tests (made here, not by the library). */
+import { join } from "node:path";
+import type { TrainResults } from "../../lib/train/cli.ts";
+import type { TrainConfig } from "../../lib/train/config.ts";
 import type { EpochRecord, StepInfo } from "../../lib/train/trainer.ts";
 
 /** A history of `epochs` records with heads teacher, 8x8, 16x16 and terms ce, kd, fea. */
@@ -57,4 +60,54 @@ export function makeStep(epoch: number, step: number, bpe: number): StepInfo {
     images: 128,
     imagesPerSecond: 640,
   };
+}
+
+/**
+ * Writes a run folder by hand in the CLI's format (training on CIFAR-100 is not possible in a test):
+ * `config.json`, `history.json` with the deployed head's test top-1 per epoch (and a head "other"
+ * scoring 99 that a reader must not take), and `results.json` when the run finished.
+ *
+ * @param afterLastMilestone the `bestAfterLastMilestoneTop1` to record, when the run has one
+ */
+export async function writeRunFolder(
+  dir: string,
+  config: TrainConfig,
+  head: string,
+  top1: number[],
+  opts: { done?: boolean; afterLastMilestone?: number } = {},
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(config));
+  const history = top1.map((v, epoch) => ({
+    epoch,
+    lr: config.optim.lr,
+    loss: 1,
+    terms: {},
+    trainTop1: {},
+    eval: { other: { top1: 99, top5: 99 }, [head]: { top1: v, top5: 90 } },
+    deployedHead: head,
+    images: 1,
+    steps: 1,
+    globalStep: epoch + 1,
+    trainSeconds: 1,
+    evalSeconds: 1,
+    imagesPerSecond: 1,
+  }));
+  await Deno.writeTextFile(join(dir, "history.json"), JSON.stringify(history));
+  if (opts.done === false) return;
+  const best = Math.max(...top1);
+  const results: TrainResults = {
+    method: config.method.name,
+    deployedHead: head,
+    finalTop1: top1.at(-1)!,
+    bestTop1: best,
+    bestEpoch: top1.indexOf(best),
+    ...(opts.afterLastMilestone === undefined
+      ? {}
+      : { bestAfterLastMilestoneTop1: opts.afterLastMilestone }),
+    finalTop1ByHead: { other: 99, [head]: top1.at(-1)! },
+    epochs: top1.length,
+    trainSeconds: top1.length,
+  };
+  await Deno.writeTextFile(join(dir, "results.json"), JSON.stringify(results));
 }

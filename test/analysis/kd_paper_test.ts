@@ -10,8 +10,9 @@ import {
   teskdAlongside,
   weightsLabel,
 } from "../../lib/analysis/kd_paper.ts";
-import { runTraining, type TrainResults } from "../../lib/train/cli.ts";
+import { runTraining } from "../../lib/train/cli.ts";
 import { resolveTrainConfig, type TrainConfigInput } from "../../lib/train/config.ts";
+import { writeRunFolder } from "./fixture.ts";
 
 const cell = (source: string, student: string, label: string): KdPaperCell => {
   const c = KD_PAPER_RESULTS.find((c) =>
@@ -157,45 +158,11 @@ const TINY: TrainConfigInput = {
   backend: "cpu",
 };
 
-/**
- * Writes a run folder as the CLI does: config.json, history.json with the deployed head's test
- * top-1 per epoch (another head scoring 99 that the table must not read), and results.json when
- * finished.
- */
+/** A run folder of `cfg` written as the CLI writes it; the deployed head is the method's. */
 async function writeRun(dir: string, cfg: TrainConfigInput, top1: number[], done = true) {
-  await Deno.mkdir(dir, { recursive: true });
   const config = resolveTrainConfig({ ...cfg, outDir: dir });
   const head = config.method.name === "baseline" ? "model" : "student";
-  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(config));
-  const history = top1.map((v, epoch) => ({
-    epoch,
-    lr: 0.05,
-    loss: 1,
-    terms: {},
-    trainTop1: {},
-    eval: { other: { top1: 99, top5: 99 }, [head]: { top1: v, top5: 90 } },
-    deployedHead: head,
-    images: 1,
-    steps: 1,
-    globalStep: epoch + 1,
-    trainSeconds: 1,
-    evalSeconds: 1,
-    imagesPerSecond: 1,
-  }));
-  await Deno.writeTextFile(join(dir, "history.json"), JSON.stringify(history));
-  if (!done) return;
-  const best = Math.max(...top1);
-  const results: TrainResults = {
-    method: config.method.name,
-    deployedHead: head,
-    finalTop1: top1.at(-1)!,
-    bestTop1: best,
-    bestEpoch: top1.indexOf(best),
-    finalTop1ByHead: { other: 99, [head]: top1.at(-1)! },
-    epochs: top1.length,
-    trainSeconds: top1.length,
-  };
-  await Deno.writeTextFile(join(dir, "results.json"), JSON.stringify(results));
+  await writeRunFolder(dir, config, head, top1, { done });
 }
 
 const STUDENT = (method: TrainConfigInput["method"], seed = 27, teacher = "resnet32x4") => ({

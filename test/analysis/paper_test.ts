@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ablationTable, runAblation } from "../../lib/analysis/ablation.ts";
 import { PAPER_RESULTS, paperConfig, paperTable } from "../../lib/analysis/paper.ts";
-import type { TrainResults } from "../../lib/train/cli.ts";
 import { resolveTrainConfig, type TrainConfigInput } from "../../lib/train/config.ts";
 import { TINY_RUN } from "../train/tiny_run.ts";
+import { writeRunFolder } from "./fixture.ts";
 
 Deno.test("paper: the headline table and the configs that reproduce it", async () => {
   const cells = PAPER_RESULTS.map((c) => [c.dataset, c.method, c.top1, c.gain ?? null]);
@@ -64,47 +64,14 @@ Deno.test("paper: measured runs join their cells with gap, state and recipe diff
   // CIFAR-100 is not possible in a test): teskd finished, baseline interrupted at 3/200.
   // The deployed head is the method's: "teacher" for TESKD, "model" for the baseline; each run has
   // another head ("other") that scores higher, which the table must not read.
-  const write = async (
-    id: string,
-    cfg: TrainConfigInput,
-    top1: number[],
-    done: boolean,
-  ) => {
+  const write = async (id: string, cfg: TrainConfigInput, top1: number[], done: boolean) => {
     const runDir = join(dir, id);
-    await Deno.mkdir(runDir, { recursive: true });
     const config = resolveTrainConfig({ ...TINY, ...cfg, outDir: runDir });
     const head = config.method.name === "baseline" ? "model" : "teacher";
-    await Deno.writeTextFile(join(runDir, "config.json"), JSON.stringify(config));
-    const history = top1.map((v, epoch) => ({
-      epoch,
-      lr: 0.1,
-      loss: 1,
-      terms: {},
-      trainTop1: {},
-      eval: { other: { top1: 99, top5: 99 }, [head]: { top1: v, top5: 90 } },
-      deployedHead: head,
-      images: 1,
-      steps: 1,
-      globalStep: epoch + 1,
-      trainSeconds: 1,
-      evalSeconds: 1,
-      imagesPerSecond: 1,
-    }));
-    await Deno.writeTextFile(join(runDir, "history.json"), JSON.stringify(history));
-    if (done) {
-      const results: TrainResults = {
-        method: config.method.name,
-        deployedHead: head,
-        finalTop1: top1.at(-1)!,
-        bestTop1: Math.max(...top1),
-        bestEpoch: top1.indexOf(Math.max(...top1)),
-        bestAfterLastMilestoneTop1: Math.max(...top1.slice(1)),
-        finalTop1ByHead: { other: 99, [head]: top1.at(-1)! },
-        epochs: top1.length,
-        trainSeconds: top1.length,
-      };
-      await Deno.writeTextFile(join(runDir, "results.json"), JSON.stringify(results));
-    }
+    await writeRunFolder(runDir, config, head, top1, {
+      done,
+      afterLastMilestone: Math.max(...top1.slice(1)),
+    });
   };
   await write("teskd-a", { schedule: { epochs: 3, milestones: [1] } }, [70, 78.5, 78], true);
   await write("base-a", { method: "baseline" }, [40, 50, 55], false);
