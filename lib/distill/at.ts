@@ -42,7 +42,7 @@ export class AtDistiller extends TeacherStudentDistiller {
   loss(batch: TensorBatch, frozen: FrozenOutputs | undefined): StepOutput {
     const t = this.teacherFeatures(batch.x, frozen);
     const s = this.student.features(batch.x);
-    const pairs = stagePairs(s, t).map(([fs, ft]) => attentionLoss(fs, ft));
+    const pairs = stagePairs(s.maps, t.maps).map(([fs, ft]) => attentionLoss(fs, ft));
     return this.toolboxStep(s, t, batch, this.cfg, pairTerms(pairs, this.cfg.beta));
   }
 }

@@ -7,19 +7,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { MethodTerm } from "../losses/kd.ts";
-import type { Features } from "../models/network.ts";
 
-/** The maps after the stem of both networks, paired by position. */
-export function stagePairs(s: Features, t: Features): [tf.Tensor, tf.Tensor][] {
-  const n = Math.min(s.maps.length, t.maps.length) - 1;
-  return Array.from({ length: Math.max(n, 0) }, (_, i) => [s.maps[i + 1], t.maps[i + 1]]);
-}
-
-/** The stage-map shapes `[H, W, C]` after the stem of both networks, paired as {@link stagePairs}. */
-export function stageShapePairs(
-  s: readonly (readonly number[])[],
-  t: readonly (readonly number[])[],
-): [readonly number[], readonly number[]][] {
+/** The entries after the stem's (maps, or their shapes) of both networks, paired by position. */
+export function stagePairs<T>(s: readonly T[], t: readonly T[]): [T, T][] {
   const n = Math.min(s.length, t.length) - 1;
   return Array.from({ length: Math.max(n, 0) }, (_, i) => [s[i + 1], t[i + 1]]);
 }

@@ -18,7 +18,7 @@ import { ReLU, Sequential } from "../nn/layer.ts";
 import { Module } from "../nn/module.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
 import { checkNumber, checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
-import { pairTerms, stagePairs, stageShapePairs } from "./pairs.ts";
+import { pairTerms, stagePairs } from "./pairs.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link vid}. */
@@ -89,7 +89,7 @@ export class VidDistiller extends TeacherStudentDistiller {
     super(student, teacher);
     const rng = new Generator(ctx.seed);
     this.pairs = this.module.add("vid", new ModuleList<VidRegressor>());
-    stageShapePairs(
+    stagePairs(
       student.featureShapes(ctx.inputSize).maps,
       teacher.featureShapes(ctx.inputSize).maps,
     ).forEach(([s, t], i) => this.pairs.set(i, new VidRegressor(s[2], t[2], cfg.initPredVar, rng)));
@@ -99,7 +99,7 @@ export class VidDistiller extends TeacherStudentDistiller {
   loss(batch: TensorBatch, frozen: FrozenOutputs | undefined): StepOutput {
     const t = this.teacherFeatures(batch.x, frozen);
     const s = this.student.features(batch.x);
-    const pairs = stagePairs(s, t).map(([fs, ft], i) => this.pairs.at(i).nll(fs, ft));
+    const pairs = stagePairs(s.maps, t.maps).map(([fs, ft], i) => this.pairs.at(i).nll(fs, ft));
     return this.toolboxStep(s, t, batch, this.cfg, pairTerms(pairs, this.cfg.beta));
   }
 }

@@ -24,9 +24,8 @@ import { flat, scalarRel, valuesOverMax } from "./metrics.ts";
 import { compareGradients, compareSummaries, type GradientSummary, Tally, tol } from "./tally.ts";
 import type { ParityOptions, ParityReport } from "./check.ts";
 
-/** ATSC's anchor W0 in the distiller's state, and the name its entries are compared under. */
+/** ATSC's anchor W0 in the distiller's state, under official names. */
 const ANCHOR_PREFIX = "module.atsc_w0.";
-const ANCHOR_SECTION = "anchor:";
 
 /** A summary, or full values, of one tensor. */
 type Entry = TensorSummary | FullValues;
@@ -205,8 +204,8 @@ function flattenLoss(loss: KdFixtureStep["loss"]): [string, number][] {
 }
 
 /**
- * Compares a state with its reference; ATSC's anchor entries (renamed by the state function) are
- * compared with the teacher's initial values instead, which they must keep.
+ * Compares a state with its reference; ATSC's anchor W0 (`module.atsc_w0.<teacher tensor>`, no
+ * official entry) is compared with the teacher's initial values instead, which it must keep.
  */
 async function compareState(
   tally: Tally,
@@ -218,12 +217,13 @@ async function compareState(
 ): Promise<void> {
   const anchors = new Map<string, tf.Tensor>();
   const rest = new Map<string, tf.Tensor>();
-  for (const [n, t] of sd) (n.startsWith(ANCHOR_SECTION) ? anchors : rest).set(n, t);
+  for (const [n, t] of sd) {
+    if (n.startsWith(ANCHOR_PREFIX)) anchors.set(`teacher.${n.slice(ANCHOR_PREFIX.length)}`, t);
+    else rest.set(n, t);
+  }
   await compareSummaries(tally, section, refs, rest, tolerance);
   if (anchors.size === 0) return;
-  const initial = Object.fromEntries(
-    [...anchors.keys()].map((n) => [n, fx.parameters[n.slice(ANCHOR_SECTION.length)]]),
-  );
+  const initial = Object.fromEntries([...anchors.keys()].map((n) => [n, fx.parameters[n]]));
   await compareSummaries(tally, `${section}.anchor`, initial, anchors, () => 1e-6);
 }
 
@@ -290,19 +290,11 @@ export async function checkKdFixture(
   // A method that adapts the teacher (ATSC) trains its own copy, registered as `teacher`.
   const ownTeacher = [...distiller.module.namedChildren()].some(([n]) => n === "teacher");
   const separateTeacher = teacher && !ownTeacher ? [["teacher.", teacher] as [string, Module]] : [];
-  const allState = () => {
-    const sd = stateOf(
+  const allState = () =>
+    stateOf(
       [["", distiller.module], ...separateTeacher],
       (n) => (n.startsWith("teacher.") && teacher ? n : built.officialName(n)),
     );
-    // ATSC's anchor W0 has no official state entry: it must stay the teacher's initial weights.
-    for (const [n, t] of [...sd]) {
-      if (!n.startsWith(ANCHOR_PREFIX)) continue;
-      sd.delete(n);
-      sd.set(`${ANCHOR_SECTION}teacher.${n.slice(ANCHOR_PREFIX.length)}`, t);
-    }
-    return sd;
-  };
   try {
     if (sections.has("parameters")) {
       const sd = allState();
