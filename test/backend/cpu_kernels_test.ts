@@ -314,3 +314,31 @@ Deno.test("teskd-cpu: Sum/Mean over axes, Transpose, Slice and Pad match cpu", a
   }
   x.dispose();
 });
+
+Deno.test("teskd-cpu: GatherV2 on every axis, repeated and 2-D indices, matches cpu exactly", async () => {
+  await registerFastCpuBackend({ threads: 2, engine: ENGINE });
+  const x = tf.randomNormal([7, 5, 80]);
+  const narrow = tf.randomNormal([6, 4, 3]);
+  const rows = tf.tensor1d([6, 0, 0, 3, 6, 2], "int32");
+  const grid = tf.tensor2d([[4, 1, 1], [0, 2, 3]], [2, 3], "int32");
+  const cases: [string, () => tf.Tensor][] = [
+    ["rows of 80 (axis 0)", () => tf.gather(x, rows)],
+    ["2-D indices (CRD's contrast index)", () => tf.gather(x, grid)],
+    ["middle axis", () => tf.gather(x, tf.tensor1d([4, 4, 0], "int32"), 1)],
+    ["last axis", () => tf.gather(narrow, tf.tensor1d([2, 0], "int32"), -1)],
+    ["short rows (axis 0)", () => tf.gather(narrow, tf.tensor1d([5, 0, 0, 3], "int32"))],
+  ];
+  const count = counting(tf.GatherV2);
+  try {
+    for (const [label, f] of cases) {
+      const [out, ref] = await onBoth(f);
+      assert.deepEqual(out, ref, label); // a copy: bit-identical
+    }
+  } finally {
+    count.restore();
+  }
+  assert.equal(count.count, cases.length, "each case ran teskd-cpu's GatherV2 once");
+  // An index out of range reaches the reference kernel, which names it.
+  assert.throws(() => tf.gather(x, tf.tensor1d([7], "int32")), /GatherV2: the index value 7/);
+  tf.dispose([x, narrow, rows, grid]);
+});

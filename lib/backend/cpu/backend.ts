@@ -22,6 +22,7 @@ import {
   batchNormAffine,
   binary,
   type BinaryOp,
+  gatherAxis,
   normAxes,
   pad,
   reduce,
@@ -300,6 +301,27 @@ function memoryKernels(k: ComputeKernels): tf.KernelConfig[] {
         attrs.size as number[],
       );
       return b.makeTensorInfo(size, "float32", slice(values(b, x), x.shape, begin, size));
+    }),
+    withFallback(tf.GatherV2, (inputs, b, attrs) => {
+      const { x, indices } = inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+      if (
+        x.dtype !== "float32" || indices.dtype !== "int32" || Number(attrs.batchDims ?? 0) !== 0
+      ) {
+        return null;
+      }
+      const rank = x.shape.length;
+      const axis = Number(attrs.axis ?? 0) < 0
+        ? Number(attrs.axis) + rank
+        : Number(attrs.axis ?? 0);
+      if (!(axis >= 0 && axis < rank)) return null;
+      const idx = b.data.get(indices.dataId).values;
+      if (!(idx instanceof Int32Array)) return null;
+      const outer = sizeOf(x.shape.slice(0, axis));
+      const inner = sizeOf(x.shape.slice(axis + 1));
+      const out = gatherAxis(values(b, x), outer, x.shape[axis], inner, idx);
+      if (out === null) return null;
+      const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+      return b.makeTensorInfo(shape, "float32", out);
     }),
     withFallback(tf.PadV2, (inputs, b, attrs) => {
       if (!allFloat(inputs, ["x"])) return null;

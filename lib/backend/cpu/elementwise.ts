@@ -260,6 +260,38 @@ export function reduce(
   return { shape: outShape, values: out };
 }
 
+/**
+ * `x` gathered along one axis: `x` seen as `[outer, dim, inner]`, the output `[outer, n, inner]`
+ * holds `x[o, indices[i], :]` at `[o, i, :]`. Null when an index is outside `0..dim-1`, so that the
+ * caller's reference kernel reports it. Row copies instead of tfjs's per-element index arithmetic:
+ * CRD gathers 64 × 16,385 memory rows of 128 floats per step.
+ */
+export function gatherAxis(
+  x: Float32Array,
+  outer: number,
+  dim: number,
+  inner: number,
+  indices: ArrayLike<number>,
+): Float32Array | null {
+  const n = indices.length;
+  for (let i = 0; i < n; i++) {
+    const r = indices[i];
+    if (!(r >= 0 && r < dim) || !Number.isInteger(r)) return null;
+  }
+  const out = allocOutput(outer * n * inner);
+  for (let o = 0; o < outer; o++) {
+    const from = o * dim * inner;
+    let to = o * n * inner;
+    for (let i = 0; i < n; i++, to += inner) {
+      const src = from + indices[i] * inner;
+      // Short rows copy faster element by element than through a subarray view.
+      if (inner < 64) { for (let j = 0; j < inner; j++) out[to + j] = x[src + j]; }
+      else out.set(x.subarray(src, src + inner), to);
+    }
+  }
+  return out;
+}
+
 /** Copies the box `begin`..`begin+size` out of `x` (row-major), innermost runs at once. */
 export function slice(
   x: Float32Array,
