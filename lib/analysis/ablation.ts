@@ -24,36 +24,53 @@
  * @module
  */
 import * as aq from "arquero";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { writeFileAtomic } from "../train/atomic.ts";
-import { runTraining, summarize, type TrainResults } from "../train/cli.ts";
+import { ERROR_FILE, summarize, type TrainResults } from "../train/cli.ts";
+import { isLockLive, readRunLock } from "../train/run_lock.ts";
+import {
+  beingTrained,
+  logTail,
+  type SchedulerRunState,
+  type SweepLauncher,
+  type SweepRun,
+  type SweepRunEvent,
+} from "../sweep/launcher.ts";
+import { localLauncher } from "../sweep/local.ts";
+import { slurmLauncher, type SlurmOptions } from "../sweep/slurm.ts";
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from "../train/config.ts";
 import type { EpochRecord } from "../train/trainer.ts";
 import { exists } from "../io/exists.ts";
 import { type ArqueroTable, displayable } from "./table.ts";
+import {
+  column,
+  factorColumns,
+  finite,
+  groups,
+  PROTOCOL_COLUMNS,
+  RESULT_COLUMNS,
+  TRAILING_COLUMNS,
+} from "./grid_columns.ts";
 import { Figure, type Trace } from "./figure.ts";
 import { compareRuns, type Metric } from "./figures.ts";
 import { PALETTE } from "./sparkline.ts";
 
-/** State of one run of a grid. */
-export type RunState = "not run" | "running" | "interrupted" | "failed" | "finished";
+/**
+ * State of one run of a grid: "pending" (queued in a scheduler), "running" (a live process holds
+ * its lock), "finished", "failed" (its error.txt, or the scheduler's verdict), "cancelled" (by the
+ * scheduler), "interrupted" (stopped, resumable), "not run".
+ */
+export type RunState =
+  | "not run"
+  | "pending"
+  | "running"
+  | "interrupted"
+  | "failed"
+  | "cancelled"
+  | "finished";
 
 /** What {@link AblationOptions.onRun} receives. */
-export interface AblationRunEvent {
-  /** "start": training (or resuming) begins; "end": it finished; "error": it failed. */
-  phase: "start" | "end" | "error";
-  /** The run id (its folder name under `dir`). */
-  id: string;
-  /** The varied factor values of this run. */
-  factors: Record<string, unknown>;
-  /** The full configuration of the run. */
-  config: TrainConfig;
-  /** The summary, at "end". */
-  results?: TrainResults;
-  /** The failure, at "error". */
-  error?: Error;
-}
+export type AblationRunEvent = SweepRunEvent;
 
 /** Options of {@link runAblation}. */
 export interface AblationOptions {
@@ -70,27 +87,30 @@ export interface AblationOptions {
   factors: Record<string, unknown[]>;
   /** Folder of the grid: `ablation.json` plus one sub-folder per run. */
   dir: string;
-  /** Runs at once, each in its own `deno run lib/train/cli.ts` process. Default 1: in this process. */
+  /**
+   * Where the runs train: "local" (default: this machine, see `parallel`), "slurm" (one job array,
+   * see `slurm`), or any {@link SweepLauncher}.
+   */
+  launcher?: "local" | "slurm" | SweepLauncher;
+  /** Local launcher: runs at once, each in its own trainer process. Default 1: in this process. */
   parallel?: number;
+  /** Slurm launcher: partition, time limit, GPUs and CPUs per run, setup lines, … */
+  slurm?: SlurmOptions;
   /** Called when a run starts, ends or fails (never for runs skipped because they are finished). */
   onRun?: (event: AblationRunEvent) => void;
   /** Called after every epoch of an in-process run. */
   onEpoch?: (id: string, record: EpochRecord) => void | Promise<void>;
-  /** Stops the grid: the current run(s) stop between steps and `runAblation` rejects. */
+  /**
+   * Stops waiting for the grid and `runAblation` rejects: local runs stop between steps (their
+   * last checkpoint kept); a Slurm array runs on (detached; `slurm.cancelOnAbort` cancels it).
+   */
   signal?: AbortSignal;
   /** Progress lines, prefixed by the run id. Default: stderr. */
   log?: (line: string) => void;
 }
 
 /** One run of a grid. */
-export interface AblationRun {
-  /** Stable id: a slug of the factor values plus a short hash of them. */
-  id: string;
-  /** Factor values. */
-  factors: Record<string, unknown>;
-  /** The resolved configuration (`outDir` = `<dir>/<id>`). */
-  config: TrainConfig;
-}
+export type AblationRun = SweepRun;
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -276,15 +296,13 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-/** Whether a process id is alive (Linux /proc; elsewhere a lock is trusted). */
-async function alive(pid: number): Promise<boolean> {
-  if (pid === Deno.pid) return true;
-  if (Deno.build.os !== "linux") return true;
-  return await exists(`/proc/${pid}`);
-}
-
-/** The state and progress of the run in `runDir`, from its files. */
-export async function runStatus(runDir: string): Promise<{
+/**
+ * The state and progress of the run in `runDir`, from its files, joined with the scheduler's view
+ * of it where there is one: finished (results.json), running (a live process holds its lock, here
+ * or on another node), pending or running in the scheduler, failed (error.txt, or the scheduler's
+ * verdict), cancelled, interrupted (a config or history, nobody training it), not run.
+ */
+export async function runStatus(runDir: string, scheduler?: SchedulerRunState): Promise<{
   state: RunState;
   epochsDone: number;
   epochs: number | null;
@@ -295,95 +313,45 @@ export async function runStatus(runDir: string): Promise<{
   const config = await readJson<TrainConfig>(join(runDir, "config.json"));
   const results = await readJson<TrainResults>(join(runDir, "results.json"));
   const history = (await readJson<EpochRecord[]>(join(runDir, "history.json"))) ?? [];
-  const lock = await readJson<{ pid: number }>(join(runDir, "running.json"));
-  const failed = await exists(join(runDir, "error.txt"));
+  const lock = await readRunLock(runDir);
+  const failed = await exists(join(runDir, ERROR_FILE));
   const epochs = config?.schedule?.epochs ?? null;
   let state: RunState;
   if (results) state = "finished";
-  else if (lock && (await alive(lock.pid))) state = "running";
-  else if (failed) state = "failed";
+  else if (lock && (await isLockLive(lock))) state = "running";
+  else if (scheduler?.state === "pending" || scheduler?.state === "running") {
+    state = scheduler.state;
+  } else if (failed || scheduler?.state === "failed") state = "failed";
+  else if (scheduler?.state === "cancelled") state = "cancelled";
   else if (config || history.length > 0) state = "interrupted";
   else state = "not run";
   return { state, epochsDone: results?.epochs ?? history.length, epochs, results, history, config };
 }
 
-/** The repository's deno.json and the CLI, found from this module's location. */
-function cliPaths(): { denoJson: string; cli: string } {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return { denoJson: join(here, "../../deno.json"), cli: join(here, "../train/cli.ts") };
-}
-
-/** Runs one grid point in this process. */
-async function runInProcess(run: AblationRun, opts: AblationOptions): Promise<TrainResults> {
-  const log = opts.log ?? ((l: string) => console.error(l));
-  const { results } = await runTraining(run.config, {
-    resume: true,
-    signal: opts.signal,
-    log: (l) => log(`[${run.id}] ${l}`),
-    onEpoch: opts.onEpoch ? (r) => opts.onEpoch!(run.id, r) : undefined,
-  });
-  return results;
-}
-
-/** Runs one grid point in a CLI subprocess (`--resume`), its stderr in `<run>/train.log`. */
-async function runSubprocess(run: AblationRun, opts: AblationOptions): Promise<TrainResults> {
-  const log = opts.log ?? ((l: string) => console.error(l));
-  const { denoJson, cli } = cliPaths();
-  const cfgPath = join(run.config.outDir, "config.json");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--config", denoJson, cli, "--config", cfgPath, "--resume"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const onAbort = () => {
-    try {
-      child.kill("SIGINT"); // the CLI stops between steps, keeping its last checkpoint
-    } catch { /* already exited */ }
-  };
-  opts.signal?.addEventListener("abort", onAbort);
-  const logFile = await Deno.open(join(run.config.outDir, "train.log"), {
-    create: true,
-    append: true,
-  });
-  const tail: string[] = [];
-  try {
-    let pending = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      await logFile.write(encoder.encode(chunk));
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const l of lines) {
-        log(`[${run.id}] ${l}`);
-        tail.push(l);
-        if (tail.length > 20) tail.shift();
-      }
-    }
-    const status = await child.status;
-    opts.signal?.throwIfAborted();
-    if (!status.success) {
-      throw new Error(`run ${run.id} failed (exit ${status.code}):\n${tail.join("\n")}`);
-    }
-  } finally {
-    opts.signal?.removeEventListener("abort", onAbort);
-    logFile.close();
+/** The launcher an {@link AblationOptions} names. */
+function launcherOf(opts: AblationOptions): SweepLauncher {
+  const l = opts.launcher ?? "local";
+  if (l === "local") return localLauncher({ parallel: opts.parallel ?? 1 });
+  if (l === "slurm") return slurmLauncher(opts.slurm ?? {});
+  if (typeof l?.launch !== "function") {
+    throw new Error(`runAblation: launcher must be "local", "slurm" or a SweepLauncher`);
   }
-  const results = await readJson<TrainResults>(join(run.config.outDir, "results.json"));
-  if (!results) throw new Error(`run ${run.id}: the CLI exited without writing results.json`);
-  return results;
+  return l;
 }
 
 /**
  * Runs a grid of trainings (the cartesian product of `factors` over `base`) and returns one row per
  * run. Every run is an ordinary CLI run folder `<dir>/<run-id>/` (config.json, history.json,
  * results.json, last.safetensors, deployed.safetensors); runs that already have results.json are
- * skipped, interrupted ones resume from their last epoch checkpoint. With `parallel: n > 1`, n runs
- * at a time train in `deno run lib/train/cli.ts --resume` processes (logs in `<run>/train.log`).
+ * skipped, interrupted ones resume from their last epoch checkpoint, and runs being trained by a
+ * live process (a notebook or a parent that died, a node of the cluster) are waited for, never
+ * started twice. Where they train is the launcher's choice: on this machine (in this process, or
+ * `parallel: n > 1` trainer processes, logs in `<run>/train.log`) or as a Slurm job array
+ * (`launcher: "slurm"`; re-running attaches to an array in flight).
  *
  * @returns the table of {@link ablationTable}
- * @throws the signal's reason when aborted (finished epochs are kept), or the first failure (the
- *   other runs still complete; the failure is also in `<run>/error.txt`)
+ * @throws the signal's reason when aborted (finished epochs are kept), or the failures (the other
+ *   runs still complete; each failure is also in `<run>/error.txt`)
  *
  * @example
  * ```ts
@@ -401,14 +369,14 @@ async function runSubprocess(run: AblationRun, opts: AblationOptions): Promise<T
  *   factors: { method: ["baseline", "kd", { name: "simkd", factor: 4 }] },
  *   dir: "runs/methods",
  * });
+ *
+ * // the same grid as a Slurm job array on a cluster (dir on a file system the nodes share)
+ * await runAblation({ ...grid, launcher: "slurm", slurm: { partition: "gpu", gpusPerRun: 1 } });
  * ```
  */
 export async function runAblation(opts: AblationOptions): Promise<ArqueroTable> {
   const runs = ablationGrid(opts);
-  const parallel = opts.parallel ?? 1;
-  if (!Number.isInteger(parallel) || parallel < 1) {
-    throw new Error(`runAblation: parallel must be an integer ≥ 1, got ${parallel}`);
-  }
+  const launcher = launcherOf(opts);
   await Deno.mkdir(opts.dir, { recursive: true });
   const manifestPath = join(opts.dir, "ablation.json");
   const old = await readJson<Manifest>(manifestPath);
@@ -425,40 +393,25 @@ export async function runAblation(opts: AblationOptions): Promise<ArqueroTable> 
 
   const todo: AblationRun[] = [];
   for (const r of runs) {
-    if (!(await exists(join(r.config.outDir, "results.json")))) todo.push(r);
+    const dir = r.config.outDir;
+    if (await exists(join(dir, "results.json"))) continue;
+    todo.push(r);
+    // A run some live process trains keeps its files; the others get their config now.
+    if (await beingTrained(dir)) continue;
+    await Deno.mkdir(dir, { recursive: true });
+    await writeJson(join(dir, "config.json"), r.config);
   }
   const errors: Error[] = [];
-  const one = async (run: AblationRun) => {
-    opts.signal?.throwIfAborted();
-    const dir = run.config.outDir;
-    await Deno.mkdir(dir, { recursive: true });
-    await Deno.remove(join(dir, "error.txt")).catch(() => {});
-    await writeJson(join(dir, "config.json"), run.config);
-    await writeJson(join(dir, "running.json"), { pid: Deno.pid, started: new Date() });
-    opts.onRun?.({ phase: "start", id: run.id, factors: run.factors, config: run.config });
-    try {
-      const results = parallel > 1 ? await runSubprocess(run, opts) : await runInProcess(run, opts);
-      opts.onRun?.({ phase: "end", ...run, results });
-    } catch (e) {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? e;
-      const error = e instanceof Error ? e : new Error(String(e));
-      await Deno.writeTextFile(join(dir, "error.txt"), `${error.stack ?? error.message}\n`);
-      opts.onRun?.({ phase: "error", ...run, error });
-      errors.push(error);
-    } finally {
-      await Deno.remove(join(dir, "running.json")).catch(() => {});
-    }
-  };
-  let next = 0;
-  const lane = async () => {
-    while (next < todo.length) await one(todo[next++]);
-  };
-  // allSettled: on an abort every lane must finish stopping its child before the grid rejects
-  const lanes = await Promise.allSettled(
-    Array.from({ length: Math.min(parallel, todo.length) }, lane),
-  );
-  const stopped = lanes.find((l): l is PromiseRejectedResult => l.status === "rejected");
-  if (stopped) throw stopped.reason;
+  await launcher.launch(todo, {
+    dir: opts.dir,
+    signal: opts.signal,
+    log: opts.log ?? ((l: string) => console.error(l)),
+    onEpoch: opts.onEpoch,
+    onRun: (e) => {
+      if (e.phase === "error" && e.error) errors.push(e.error);
+      opts.onRun?.(e);
+    },
+  });
   if (errors.length > 0) {
     throw new Error(
       `runAblation: ${errors.length} run(s) failed:\n${errors.map((e) => e.message).join("\n")}`,
@@ -494,8 +447,9 @@ async function runRow(
   factors: Record<string, unknown>,
   factorNames: string[],
   heads: Set<string>,
+  scheduler?: SchedulerRunState,
 ): Promise<Record<string, unknown>> {
-  const s = await runStatus(join(dir, id));
+  const s = await runStatus(join(dir, id), scheduler);
   const sum = summaryOf(s.results, s.history, s.config);
   const cfg = s.config;
   const row: Record<string, unknown> = { id };
@@ -545,6 +499,7 @@ async function runRow(
  *
  * @param dir the grid (or runs) folder
  * @param ids only these runs, in this order (default: all of the manifest)
+ * @param scheduler a scheduler's view of the runs (see {@link sweepStatus}), joined into `state`
  *
  * @example
  * ```ts
@@ -552,7 +507,11 @@ async function runRow(
  * t.select("method.kd", "seed", "deployed_head", "final_top1");
  * ```
  */
-export async function ablationTable(dir: string, ids?: string[]): Promise<ArqueroTable> {
+export async function ablationTable(
+  dir: string,
+  ids?: string[],
+  scheduler?: Map<string, SchedulerRunState>,
+): Promise<ArqueroTable> {
   const manifest = await readJson<Manifest>(join(dir, "ablation.json"));
   let entries: { id: string; factors: Record<string, unknown> }[];
   let factorNames: string[];
@@ -579,7 +538,9 @@ export async function ablationTable(dir: string, ids?: string[]): Promise<Arquer
   }
   const heads = new Set<string>();
   const rows = [];
-  for (const e of entries) rows.push(await runRow(dir, e.id, e.factors, factorNames, heads));
+  for (const e of entries) {
+    rows.push(await runRow(dir, e.id, e.factors, factorNames, heads, scheduler?.get(e.id)));
+  }
   const cols = [
     "id",
     ...factorNames,
@@ -594,52 +555,69 @@ export async function ablationTable(dir: string, ids?: string[]): Promise<Arquer
   return displayable(aq.table(data), { caption: `runs in ${dir}`, maxColumns: 30 });
 }
 
-/** The protocol of each run, after `state` (a factor of the same name takes the column's place). */
-const PROTOCOL_COLUMNS = ["method", "recipe", "seed"] as const;
-/** Columns of an ablation table after the protocol (then come `final_top1_<head>` columns). */
-const RESULT_COLUMNS = [
-  "epochs_done",
-  "epochs",
-  "deployed_head",
-  "final_top1",
-  "best_top1",
-  "best_epoch",
-  "best_after_last_milestone_top1",
-] as const;
-/** The last columns of an ablation table. */
-const TRAILING_COLUMNS = ["train_s", "dir"] as const;
-
 /**
- * The factor columns of an ablation table: those between `id` and `state` (the table's own order),
- * else every column that is not one of the fixed ones.
+ * Where a sweep stands: the {@link ablationTable} of `dir` with each run's state joined with the
+ * launcher's scheduler (pending in the queue, running, finished, failed, cancelled), plus `job`
+ * (the scheduler's job id, e.g. "812_3") and `detail`: for a running run its epoch and last
+ * metrics, for a pending one the scheduler's reason, for a failed one the error and the last lines
+ * of its log.
+ *
+ * @example
+ * ```ts
+ * await sweepStatus("runs/kd-grid", { launcher: "slurm" });
+ * ```
  */
-function factorColumns(table: ArqueroTable): string[] {
-  const names = table.columnNames();
-  const [i, j] = [names.indexOf("id"), names.indexOf("state")];
-  if (i >= 0 && j > i) return names.slice(i + 1, j);
-  const fixed = new Set<string>([
-    "id",
-    "state",
-    ...PROTOCOL_COLUMNS,
-    ...RESULT_COLUMNS,
-    ...TRAILING_COLUMNS,
-  ]);
-  return names.filter((c) => !fixed.has(c) && !c.startsWith("final_top1_"));
+export async function sweepStatus(
+  dir: string,
+  opts: Pick<AblationOptions, "launcher" | "slurm"> = {},
+): Promise<ArqueroTable> {
+  const launcher = launcherOf({ ...opts, factors: {}, dir });
+  const scheduler = await launcher.schedulerStates(dir);
+  const table = await ablationTable(dir, undefined, scheduler);
+  const ids = table.array("id") as string[];
+  const states = table.array("state") as RunState[];
+  const job: (string | null)[] = [];
+  const detail: string[] = [];
+  for (const [i, id] of ids.entries()) {
+    const runDir = join(dir, id);
+    const sched = scheduler.get(id);
+    job.push(sched?.jobId ?? null);
+    detail.push(await runDetail(runDir, states[i], sched));
+  }
+  return displayable(table.assign({ job, detail }), {
+    caption: `sweep ${dir} (${launcher.name})`,
+    maxColumns: 30,
+  });
 }
 
-function column(table: ArqueroTable, name: string, what: string): unknown[] {
-  if (typeof table?.columnNames !== "function") {
-    throw new TypeError(`${what}: table must be an Arquero table`);
+/** The `detail` of a run in {@link sweepStatus}. */
+async function runDetail(
+  runDir: string,
+  state: RunState,
+  sched: SchedulerRunState | undefined,
+): Promise<string> {
+  if (state === "pending") return `queued${sched?.reason ? ` (${sched.reason})` : ""}`;
+  if (state === "running") {
+    const lock = await readRunLock(runDir);
+    const last = (await readJson<EpochRecord[]>(join(runDir, "history.json")))?.at(-1);
+    const where = lock ? `pid ${lock.pid} on ${lock.host}` : (sched?.jobId ?? "");
+    if (!last) return `${where}: first epoch`;
+    const top1 = last.eval[last.deployedHead]?.top1;
+    return `${where}: epoch ${last.epoch + 1} done, loss ${last.loss.toFixed(4)}` +
+      (top1 === undefined ? "" : `, top-1 ${top1.toFixed(2)}%`);
   }
-  if (!table.columnNames().includes(name)) {
-    throw new Error(
-      `${what}: no column "${name}" (columns: ${table.columnNames().join(", ")})`,
-    );
+  if (state === "failed" || state === "cancelled") {
+    const error = (await Deno.readTextFile(join(runDir, ERROR_FILE)).catch(() =>
+      ""
+    )).split("\n")[0];
+    const how = sched && sched.state !== "completed"
+      ? `${sched.raw}${sched.reason ? ` (${sched.reason})` : ""}`
+      : "";
+    const tail = await logTail(runDir, 5);
+    return [how, error, tail].filter((x) => x).join("\n");
   }
-  return table.array(name) as unknown[];
+  return "";
 }
-
-const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
 /** Mean and sample standard deviation (n − 1; null for one value) of the finite numbers. */
 export function sampleStats(
@@ -651,19 +629,6 @@ export function sampleStats(
   const mean = xs.reduce((s, x) => s + x, 0) / n;
   const std = n > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : null;
   return { mean, std, n };
-}
-
-/** Groups row indices by the values of `by` columns, in first-seen order. */
-function groups(table: ArqueroTable, by: string[], what: string) {
-  const cols = by.map((b) => column(table, b, what));
-  const out = new Map<string, { key: unknown[]; rows: number[] }>();
-  for (let i = 0; i < table.numRows(); i++) {
-    const key = cols.map((c) => c[i]);
-    const k = JSON.stringify(key);
-    if (!out.has(k)) out.set(k, { key, rows: [] });
-    out.get(k)!.rows.push(i);
-  }
-  return [...out.values()];
 }
 
 /**

@@ -37,29 +37,158 @@ function headsOf(history: EpochRecord[]): string[] {
   return heads;
 }
 
+/** Options of {@link lossCurves}. */
+export interface LossCurvesOptions {
+  /** Chart title. Default "loss" (plus what the options changed). */
+  title?: string;
+  /**
+   * Y axis scale. Default "linear". "log" keeps terms that differ by orders of magnitude readable
+   * (TESKD's raw feature term is in the thousands, its KD term in the hundredths); points ≤ 0 have no
+   * place on a log axis and are left out (gaps), which the title then says.
+   */
+  scale?: "linear" | "log";
+  /**
+   * Term name → its weight in the training total (see {@link lossWeights}). The trainer records
+   * every term *before* its weight (`EpochRecord.terms`: TESKD's `fea_sum`, not `fea · fea_sum`), so
+   * with this option each term is drawn multiplied by its weight, as "fea_sum × 1e-7": its
+   * contribution to the total. The total (`loss`) is drawn as recorded, which already is the
+   * weighted sum. Terms without a weight here are not drawn (their contribution is unknown) and the
+   * title names them; the evaluation loss is not drawn either (it is no term of the training total).
+   */
+  weighted?: Record<string, number>;
+}
+
+/** A weight as written in a trace name: 0.8, 1e-7, 1000. */
+const weightText = (w: number) => String(Number(w.toPrecision(4)));
+
 /**
  * Training loss per epoch: the total, each term and (when evaluated) the evaluation loss (the
- * cross-entropy of the deployed head).
+ * cross-entropy of the deployed head). Terms are drawn as the trainer records them, before their
+ * weights; `weighted` draws their contributions to the total instead, and `scale: "log"` puts
+ * terms of very different sizes on one readable axis.
  *
  * @example
  * ```ts
  * lossCurves(trainer.history);
+ * lossCurves(trainer.history, { scale: "log", weighted: lossWeights(config.method) });
  * ```
  */
-export function lossCurves(history: readonly EpochRecord[], opts: { title?: string } = {}): Figure {
+export function lossCurves(
+  history: readonly EpochRecord[],
+  opts: LossCurvesOptions = {},
+): Figure {
   const h = checkHistory("lossCurves", history);
+  const scale = opts.scale ?? "linear";
+  if (scale !== "linear" && scale !== "log") {
+    throw new RangeError(`lossCurves: scale must be "linear" or "log", got ${String(scale)}`);
+  }
+  const weights = opts.weighted;
+  if (weights !== undefined) {
+    for (const [k, w] of Object.entries(weights)) {
+      if (!Number.isFinite(w)) throw new RangeError(`lossCurves: weight of "${k}" is ${w}`);
+    }
+  }
   const series: Record<string, number[]> = { loss: h.map((r) => r.loss) };
   const terms: string[] = [];
   for (const r of h) for (const k of Object.keys(r.terms)) if (!terms.includes(k)) terms.push(k);
-  for (const k of terms) series[k] = h.map((r) => r.terms[k] ?? NaN);
-  if (h.some((r) => r.evalLoss !== undefined)) {
+  const unweighted: string[] = [];
+  for (const k of terms) {
+    const raw = h.map((r) => r.terms[k] ?? NaN);
+    if (weights === undefined) series[k] = raw;
+    else if (Object.hasOwn(weights, k)) {
+      series[`${k} × ${weightText(weights[k])}`] = raw.map((v) => v * weights[k]);
+    } else unweighted.push(k);
+  }
+  if (weights === undefined && h.some((r) => r.evalLoss !== undefined)) {
     series["eval loss"] = h.map((r) => r.evalLoss ?? NaN);
   }
-  return lineChart(series, {
+  const notes: string[] = [];
+  if (unweighted.length > 0) notes.push(`no weight, not drawn: ${unweighted.join(", ")}`);
+  if (scale === "log") {
+    // Plotly would silently drop them; a gap plus a note says why a curve breaks off.
+    let dropped = 0;
+    const where: string[] = [];
+    for (const [name, ys] of Object.entries(series)) {
+      const n = ys.filter((v) => v <= 0).length;
+      if (n === 0) continue;
+      dropped += n;
+      where.push(name);
+      series[name] = ys.map((v) => (v <= 0 ? NaN : v));
+    }
+    if (dropped > 0) {
+      notes.push(`${dropped} point${dropped === 1 ? "" : "s"} ≤ 0 not drawn: ${where.join(", ")}`);
+    }
+  }
+  const base = opts.title ??
+    (weights === undefined ? "loss" : "loss: each term's contribution (term × weight)");
+  const fig = lineChart(series, {
     x: h.map((r) => r.epoch + 1),
-    title: opts.title ?? "loss",
-    yTitle: "loss",
+    title: notes.length > 0 ? `${base} (${notes.join("; ")})` : base,
+    yTitle: weights === undefined ? "loss" : "weighted loss",
   });
+  if (scale === "log") fig.layout.yaxis = { ...(fig.layout.yaxis as object), type: "log" };
+  return fig;
+}
+
+/**
+ * The weight of each loss term of a method in its training total, from the method's (resolved)
+ * config, for {@link lossCurves}'s `weighted`:
+ * - "baseline": `cls` × 1;
+ * - "teskd": `ce_sum` × ce, `kd_sum` × kd, `fea_sum` × fea (these three add up to the total), and
+ *   their per-head parts `ce_teacher`, `ce_<level>` × ce, `kd_<level>` × kd, `fea_<level>` × fea for
+ *   the config's levels (every head's CE weight is 1 in TESKD's distiller);
+ * - the toolbox methods (kd, fitnet, at, sp, vid, crd, srrl, semckd, simkd, atsc): `cls` × cls,
+ *   `div` × div, the method's own term `kd` × beta (when the method has a beta) and, for atsc, the
+ *   anchor `w` × w. Parts logged beside `kd` (`kd_pairs.<i>`, `s_loss`, …) and terms outside the
+ *   total (atsc's `cls_teacher_unused`) get none: they are breakdowns, not contributions.
+ *
+ * @param method the method config of a run (`config.method` of its config.json, or
+ *   `resolveTrainConfig(…).method`): every weight field must be present
+ * @throws Error when a weight field is missing or the method's loss is unknown here
+ *
+ * @example
+ * ```ts
+ * const cfg = JSON.parse(await Deno.readTextFile("runs/teskd/config.json"));
+ * lossCurves(history, { scale: "log", weighted: lossWeights(cfg.method) });
+ * ```
+ */
+export function lossWeights(method: { readonly name: string }): Record<string, number> {
+  if (typeof method?.name !== "string") {
+    throw new TypeError("lossWeights: method must be a method config ({ name, … })");
+  }
+  // any method's config (interfaces without an index signature), read field by field
+  const fields = method as unknown as Record<string, unknown>;
+  const num = (field: string): number => {
+    const v = fields[field];
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new Error(
+        `lossWeights: method "${method.name}" has no numeric field "${field}" (pass a resolved ` +
+          "config: config.json's method, or resolveTrainConfig(…).method)",
+      );
+    }
+    return v;
+  };
+  if (method.name === "baseline") return { cls: 1 };
+  if (method.name === "teskd") {
+    const [ce, kd, fea] = [num("ce"), num("kd"), num("fea")];
+    const levels = fields.levels;
+    if (!Array.isArray(levels) || !levels.every((l) => typeof l === "string")) {
+      throw new Error(`lossWeights: method "teskd" has no list of levels`);
+    }
+    const w: Record<string, number> = { ce_sum: ce, kd_sum: kd, fea_sum: fea, ce_teacher: ce };
+    for (const l of levels) {
+      Object.assign(w, { [`ce_${l}`]: ce, [`kd_${l}`]: kd, [`fea_${l}`]: fea });
+    }
+    return w;
+  }
+  if ("cls" in fields && "div" in fields) {
+    // the toolbox's `cls·CE + div·KL (+ beta·method term)` (lib/losses/kd.ts toolboxLoss)
+    const w: Record<string, number> = { cls: num("cls"), div: num("div") };
+    if ("beta" in fields) w.kd = num("beta");
+    if (method.name === "atsc") w.w = num("w");
+    return w;
+  }
+  throw new Error(`lossWeights: the loss terms of method "${method.name}" are not known here`);
 }
 
 /**

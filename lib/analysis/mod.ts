@@ -1,6 +1,7 @@
 /**
  * Analysis in notebooks: Plotly figures, Arquero tables, an SVG architecture diagram and a live
- * training view, ablation grids (`runAblation`, `meanStd`, `pivot`, `barByFactor`), the paper's
+ * training view, ablation grids (`runAblation`, `meanStd`, `pivot`, `barByFactor`) and their
+ * at-a-glance views (`sweepResults`, `groupedCurves`, `parallelCoordinates`), the paper's
  * table beside measured runs (`paperTable`) and the KD methods' published tables with their
  * protocols (`kdPaperTable`) — all rendered through the display protocol
  * (`[Symbol.for("Jupyter.display")]()` returning a MIME bundle); nothing here imports kernel code.
@@ -23,5 +24,6 @@ export * from "./sparkline.ts";
 export * from "./diagram.ts";
 export * from "./progress.ts";
 export * from "./ablation.ts";
+export * from "./sweep_views.ts";
 export * from "./paper.ts";
 export * from "./kd_paper.ts";

@@ -6,7 +6,9 @@
  * stderr; the output directory receives `config.json`, `last.safetensors` (after every epoch,
  * atomically), `history.json` (per-epoch records), `deployed.safetensors` (the network the method
  * deploys: TESKD's teacher, KD's student, SimKD's student + projector + teacher classifier) and
- * `results.json` (final and best accuracy of the deployed network). Ctrl-C stops between steps;
+ * `results.json` (final and best accuracy of the deployed network). While it trains, the process
+ * holds the folder's lock (`running.json`, see run_lock.ts): a second writer of the same folder fails
+ * at once. Ctrl-C (or SIGTERM, as a scheduler sends) stops between steps;
  * `--resume` continues from `last.safetensors`, refusing a config that differs from the checkpoint's
  * (except for more epochs).
  *
@@ -26,6 +28,13 @@ import { configDiff, resolveTrainConfig, type TrainConfig } from "./config.ts";
 import { createExperiment } from "./experiment.ts";
 import { type EpochRecord, type StepInfo, Trainer } from "./trainer.ts";
 import { exists } from "../io/exists.ts";
+import {
+  isLockLive,
+  readRunLock,
+  RunLock,
+  RunLockedError,
+  type RunLockOptions,
+} from "./run_lock.ts";
 
 /** Summary written to `results.json`. */
 export interface TrainResults {
@@ -52,6 +61,9 @@ export interface TrainResults {
   trainSeconds: number;
 }
 
+/** File of a run folder that holds why its last attempt failed (removed when a new one starts). */
+export const ERROR_FILE = "error.txt";
+
 /** Options of {@link runTraining}. */
 export interface RunOptions {
   /** Continue from `<outDir>/last.safetensors` when it exists. */
@@ -64,6 +76,8 @@ export interface RunOptions {
   progressEvery?: number;
   /** Called after every epoch, once `history.json` holds it (awaited). */
   onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  /** Heartbeat and staleness of the run folder's lock (run_lock.ts). */
+  lock?: Omit<RunLockOptions, "onLost">;
 }
 
 /**
@@ -75,6 +89,37 @@ export async function runTraining(
   config: TrainConfig,
   opts: RunOptions = {},
 ): Promise<{ history: EpochRecord[]; results: TrainResults }> {
+  try {
+    return await train(config, opts);
+  } catch (e) {
+    await recordFailure(config.outDir, e, opts.signal);
+    throw e;
+  }
+}
+
+/**
+ * Leaves why a run failed in its folder (`error.txt`, for a sweep's status), unless it was stopped,
+ * refused the lock, lost it, or never got a folder (a run that fails to start leaves none behind).
+ */
+async function recordFailure(outDir: string, e: unknown, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted || e instanceof RunLockedError || e instanceof RunLockLostError) return;
+  if (!(await exists(outDir))) return;
+  const holder = await readRunLock(outDir).catch(() => undefined);
+  if (holder && holder.pid !== Deno.pid && (await isLockLive(holder))) return;
+  const err = e instanceof Error ? e : new Error(String(e));
+  await Deno.writeTextFile(join(outDir, ERROR_FILE), `${err.stack ?? err.message}\n`)
+    .catch(() => {});
+}
+
+/** The run's lock was taken over by another process: this one stopped writing. */
+class RunLockLostError extends Error {
+  override name = "RunLockLostError";
+}
+
+async function train(
+  config: TrainConfig,
+  opts: RunOptions,
+): Promise<{ history: EpochRecord[]; results: TrainResults }> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const backend = await initBackend(config.backend);
   log(`backend: ${backend.name} (${backend.reason})`);
@@ -85,9 +130,19 @@ export async function runTraining(
   const last = join(config.outDir, "last.safetensors");
   if (opts.resume && (await exists(last))) await checkResumable(last, config);
   const exp = await createExperiment(config);
+  let lock: RunLock | undefined;
   try {
     // Only once the run can start: a run that fails to start leaves no folder behind.
     await Deno.mkdir(config.outDir, { recursive: true });
+    // This process writes the folder: it holds the lock, so no second writer can start.
+    const lost = new AbortController();
+    lock = await RunLock.acquire(config.outDir, {
+      ...opts.lock,
+      onLost: (why) =>
+        lost.abort(new RunLockLostError(`${why}: this process stops writing the run`)),
+    });
+    const signal = opts.signal ? AbortSignal.any([opts.signal, lost.signal]) : lost.signal;
+    await Deno.remove(join(config.outDir, ERROR_FILE)).catch(() => {}); // a new attempt
     await writeJson("config.json", config);
     const teacher = config.model.teacher ? ` from ${config.model.teacher.network}` : "";
     log(
@@ -132,7 +187,7 @@ export async function runTraining(
       await trainer.resume(last);
       log(`resumed from ${last} at epoch ${trainer.epoch + 1}`);
     }
-    await trainer.fit({ signal: opts.signal });
+    await trainer.fit({ signal });
     await exportDeployed(join(config.outDir, "deployed.safetensors"), exp.distiller, {
       network: config.model.network,
       numClasses: String(exp.numClasses),
@@ -146,6 +201,7 @@ export async function runTraining(
     );
     return { history: trainer.history, results };
   } finally {
+    await lock?.release();
     exp.close();
   }
 }
@@ -273,12 +329,15 @@ export async function main(
   const log = opts.log ?? ((line: string) => console.error(line));
   const ctrl = new AbortController();
   const onSigint = () => ctrl.abort(new Error("interrupted (Ctrl-C)"));
+  // A scheduler stops a job with SIGTERM (scancel, preemption, a requeue): stop the same way.
+  const onSigterm = () => ctrl.abort(new Error("terminated (SIGTERM)"));
   let listening = false;
   try {
     const a = parseArgs(args);
     const cfg = resolveTrainConfig(await readConfigFile(a.config, a), a.config);
     if (opts.signal === undefined) {
       Deno.addSignalListener("SIGINT", onSigint);
+      Deno.addSignalListener("SIGTERM", onSigterm);
       listening = true;
     }
     await runTraining(cfg, { ...opts, log, resume: a.resume, signal: opts.signal ?? ctrl.signal });
@@ -296,7 +355,10 @@ export async function main(
     log(`error: ${(e as Error).message}`);
     return 1;
   } finally {
-    if (listening) Deno.removeSignalListener("SIGINT", onSigint);
+    if (listening) {
+      Deno.removeSignalListener("SIGINT", onSigint);
+      Deno.removeSignalListener("SIGTERM", onSigterm);
+    }
   }
 }
 

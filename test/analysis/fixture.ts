@@ -111,3 +111,21 @@ export async function writeRunFolder(
   };
   await Deno.writeTextFile(join(dir, "results.json"), JSON.stringify(results));
 }
+
+/**
+ * Writes `<dir>/ablation.json` as `runAblation` does (the base, the factors and every run's id with
+ * its factor values), so `ablationTable(dir)` reads the grid; the run folders are written
+ * separately (e.g. {@link writeRunFolder}), and a run without one reads as "not run".
+ */
+export async function writeGridManifest(
+  dir: string,
+  base: unknown,
+  factors: Record<string, unknown[]>,
+  runs: { id: string; factors: Record<string, unknown> }[],
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    join(dir, "ablation.json"),
+    JSON.stringify({ base, factors, runs: runs.map((r) => ({ id: r.id, factors: r.factors })) }),
+  );
+}
