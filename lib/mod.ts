@@ -71,6 +71,18 @@ export { loadStateDictFile, loadTorchStateDict, readTorchFile } from "./train/to
 export { parseSafetensors, serializeSafetensorsToBytes } from "./train/safetensors.ts";
 export { type RunOptions, runTraining, summarize, type TrainResults } from "./train/cli.ts";
 
+// Sweeps: where the runs of a grid train (this machine, a Slurm job array) and who owns a run folder.
+export type {
+  LaunchContext,
+  SchedulerRunState,
+  SweepLauncher,
+  SweepRun,
+  SweepRunEvent,
+} from "./sweep/launcher.ts";
+export { localLauncher, type LocalLauncherOptions } from "./sweep/local.ts";
+export { slurmBatchScript, slurmLauncher, type SlurmOptions } from "./sweep/slurm.ts";
+export { type RunLockInfo, RunLockedError, readRunLock } from "./train/run_lock.ts";
+
 // Data.
 export * from "./data/mod.ts";
 

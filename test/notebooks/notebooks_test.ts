@@ -67,14 +67,23 @@ const EXPECTED: Record<
     progress: false,
     check: (nb) => {
       const text = allOutputs(nb).map((o) => String(o.data?.["text/plain"] ?? "")).join("\n");
-      // Every grid's table lists its runs as finished: 4 + 3 + 2 + 2 runs.
-      assert.equal(text.match(/\bfinished\b/g)?.length ?? 0, 11, text);
+      // Every grid's table lists its runs as finished: 4 + 3 + 2 + 2 runs, then the glance grid's
+      // results (caption "… over finished runs"): two settings of "2 finished" runs each.
+      assert.equal(text.match(/\bfinished\b/g)?.length ?? 0, 14, text);
+      assert.equal(text.match(/\b2 finished\b/g)?.length ?? 0, 2, text);
       // factor columns are named by their dotted paths; the metrics are the deployed head's
       for (const c of ["method.kd", "method.levels", "method.temperature", "final_top1"]) {
         assert.ok(text.includes(c), `a table shows the column ${c}`);
       }
       const figures = allOutputs(nb).filter((o) => o.data?.[PLOTLY] !== undefined);
-      assert.equal(figures.length, 4, "one figure per grid");
+      const charts = figures.map((f) => JSON.stringify(f.data?.[PLOTLY]));
+      assert.equal(figures.length, 7, "one figure per grid, then the three views of the glance grid");
+      assert.ok(charts.some((c) => c.includes('"fill":"tonexty"')), "a mean ± std band");
+      assert.ok(charts.some((c) => c.includes('"type":"parcoords"')), "parallel coordinates");
+      assert.ok(charts.some((c) => c.includes('"type":"log"')), "loss terms on a log axis");
+      // the Slurm cell shows the batch script it would submit
+      assert.match(stdoutText(nb), /^#SBATCH --partition=gpu$/m);
+      assert.match(stdoutText(nb), /^module load cuda\/12\.4$/m);
     },
   },
   "04-paper-tables.ipynb": {
