@@ -112,8 +112,12 @@ export async function main(args: string[], log?: (line: string) => void): Promis
       const launcher = grid.launcher === "slurm"
         ? slurmLauncher(grid.slurm)
         : localLauncher({ parallel: grid.parallel });
-      await launcher.cancel(grid.dir);
-      progress(`cancelled what the ${launcher.name} launcher had in flight for ${grid.dir}`);
+      const stopped = await launcher.cancel(grid.dir);
+      progress(
+        stopped.length > 0
+          ? `cancelled ${launcher.name} job(s) ${stopped.join(", ")} of ${grid.dir}`
+          : `nothing of ${grid.dir} is queued or running on the ${launcher.name} launcher`,
+      );
       return 0;
     }
     const table = await runAblation({ ...grid, signal: ctrl.signal, log: progress });

@@ -80,8 +80,8 @@ export interface SweepLauncher {
   launch(runs: SweepRun[], ctx: LaunchContext): Promise<void>;
   /** The scheduler's view of the sweep's runs, by run id (empty without a scheduler). */
   schedulerStates(dir: string): Promise<Map<string, SchedulerRunState>>;
-  /** Stops everything this launcher has in flight for the sweep `dir`. */
-  cancel(dir: string): Promise<void>;
+  /** Stops everything this launcher has in flight for the sweep `dir`; what it stopped (job ids). */
+  cancel(dir: string): Promise<string[]>;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (then rejects with its reason). */

@@ -55,7 +55,7 @@ export function localLauncher(opts: LocalLauncherOptions = {}): SweepLauncher {
     },
     schedulerStates: () => Promise.resolve(new Map<string, SchedulerRunState>()),
     // Children stop with the signal given to launch; nothing is queued anywhere else.
-    cancel: () => Promise.resolve(),
+    cancel: () => Promise.resolve([]),
   };
 }
 

@@ -296,9 +296,14 @@ export function slurmLauncher(o: SlurmOptions = {}): SweepLauncher {
       }
       return byRun;
     },
-    async cancel(dir: string): Promise<void> {
-      const subs = await readSubmissions(dir);
-      if (subs.length > 0) await slurm(o, "scancel", subs.map((s) => s.jobId));
+    async cancel(dir: string): Promise<string[]> {
+      // Only arrays with tasks still queued or running: scancel fails on jobs that have ended.
+      const active = new Set<string>();
+      for (const s of (await launcher.schedulerStates(dir)).values()) {
+        if (ACTIVE.has(s.state)) active.add(s.jobId.split("_")[0]);
+      }
+      if (active.size > 0) await slurm(o, "scancel", [...active]);
+      return [...active];
     },
     async launch(runs: SweepRun[], ctx: LaunchContext): Promise<void> {
       const states = await launcher.schedulerStates(ctx.dir);

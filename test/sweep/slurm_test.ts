@@ -191,28 +191,43 @@ Deno.test({
       await runAblation(grid);
       assert.equal((await readSubmissions(dir)).length, 1);
 
-      // Cancelling from the CLI: a long run, submitted, cancelled while it trains.
+      // A long run submitted from the CLI; a notebook attaches to it, and interrupting the cell
+      // detaches (the task trains on); with cancelOnAbort the interrupt cancels the array.
       const longDir = join(dir, "long");
       const gridFile = join(dir, "long.json");
-      await Deno.writeTextFile(
-        gridFile,
-        JSON.stringify({
-          base: withFactors(TINY_RUN, { "data.synthetic.train": 64, "schedule.epochs": 500 }),
-          factors: { seed: [7] },
-          dir: longDir,
-          launcher: "slurm",
-          slurm: { cpusPerRun: 1, memory: "500M", timeLimit: "00:20:00" },
-        }),
-      );
+      const longGrid = {
+        base: withFactors(TINY_RUN, { "data.synthetic.train": 64, "schedule.epochs": 500 }),
+        factors: { seed: [7] },
+        dir: longDir,
+        launcher: "slurm" as const,
+        slurm: { cpusPerRun: 1, memory: "500M", timeLimit: "00:20:00", pollSeconds: 0.5 },
+      };
+      await Deno.writeTextFile(gridFile, JSON.stringify(longGrid));
       const out: string[] = [];
       assert.equal(await sweepCli(["--config", gridFile, "--detach"], (l) => out.push(l)), 0);
       assert.match(out.join("\n"), /submitted Slurm job array \d+: 1 run\(s\)/);
-      const [long] = ablationGrid({ ...grid, ...JSON.parse(await Deno.readTextFile(gridFile)) });
+      const [long] = ablationGrid(longGrid);
+      const [longSub] = await readSubmissions(longDir);
       await until(
         "the long run trains",
         async () => (await readRunLock(long.config.outDir)) !== undefined,
       );
-      assert.equal(await sweepCli(["--config", gridFile, "--cancel"], (l) => out.push(l)), 0);
+      const attachAndInterrupt = async (cancelOnAbort: boolean) => {
+        const ctrl = new AbortController();
+        const attached = runAblation({
+          ...longGrid,
+          slurm: { ...longGrid.slurm, cancelOnAbort },
+          signal: ctrl.signal,
+          log: () => {},
+        });
+        setTimeout(() => ctrl.abort(new Error("cell interrupted")), 1500);
+        await assert.rejects(attached, /cell interrupted/);
+      };
+      await attachAndInterrupt(false);
+      assert.equal((await readSubmissions(longDir)).length, 1, "attached, not submitted again");
+      const queued = await cluster.run("squeue", "-h", "-r", "-j", longSub.jobId, "-o", "%T");
+      assert.equal(queued.trim(), "RUNNING", "detached: the task trains on");
+      await attachAndInterrupt(true);
       await until(
         "the cancelled run's trainer released its lock",
         async () => (await readRunLock(long.config.outDir)) === undefined,
@@ -232,6 +247,10 @@ Deno.test({
         row ?? "",
         /\|CANCELLED \(exit 130:0\) ⏎ .* ⏎ stopped: terminated \(SIGTERM\)\./,
       );
+      // The CLI's --cancel: nothing left in flight here; the grid of four has ended too.
+      const said: string[] = [];
+      assert.equal(await sweepCli(["--config", gridFile, "--cancel"], (l) => said.push(l)), 0);
+      assert.match(said.join("\n"), /nothing of .* is queued or running/);
     } finally {
       await cluster.stop();
     }
