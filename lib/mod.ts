@@ -81,7 +81,7 @@ export type {
 } from "./sweep/launcher.ts";
 export { localLauncher, type LocalLauncherOptions } from "./sweep/local.ts";
 export { slurmBatchScript, slurmLauncher, type SlurmOptions } from "./sweep/slurm.ts";
-export { type RunLockInfo, RunLockedError, readRunLock } from "./train/run_lock.ts";
+export { readRunLock, RunLockedError, type RunLockInfo } from "./train/run_lock.ts";
 
 // Data.
 export * from "./data/mod.ts";

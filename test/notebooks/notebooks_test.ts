@@ -77,7 +77,11 @@ const EXPECTED: Record<
       }
       const figures = allOutputs(nb).filter((o) => o.data?.[PLOTLY] !== undefined);
       const charts = figures.map((f) => JSON.stringify(f.data?.[PLOTLY]));
-      assert.equal(figures.length, 7, "one figure per grid, then the three views of the glance grid");
+      assert.equal(
+        figures.length,
+        7,
+        "one figure per grid, then the three views of the glance grid",
+      );
       assert.ok(charts.some((c) => c.includes('"fill":"tonexty"')), "a mean ± std band");
       assert.ok(charts.some((c) => c.includes('"type":"parcoords"')), "parallel coordinates");
       assert.ok(charts.some((c) => c.includes('"type":"log"')), "loss terms on a log axis");
