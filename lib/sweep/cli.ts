@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import type { ArqueroTable } from "../analysis/table.ts";
 import { type AblationOptions, runAblation, sweepStatus } from "../analysis/ablation.ts";
 import { localLauncher } from "./local.ts";
@@ -32,30 +33,38 @@ interface SweepArgs {
   action: "run" | "status" | "cancel";
 }
 
-async function parseArgs(args: string[]): Promise<SweepArgs> {
-  let configPath: string | undefined;
-  const over: Partial<AblationOptions> = {};
-  let detach = false;
-  let action: SweepArgs["action"] = "run";
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const value = () => {
-      const v = args[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (a === "--config") configPath = value();
-    else if (a === "--dir") over.dir = value();
-    else if (a === "--launcher") {
-      const l = value();
-      if (l !== "local" && l !== "slurm") throw new Error(`--launcher is local or slurm\n${USAGE}`);
-      over.launcher = l;
-    } else if (a === "--parallel") over.parallel = Number(value());
-    else if (a === "--detach") detach = true;
-    else if (a === "--status") action = "status";
-    else if (a === "--cancel") action = "cancel";
-    else throw new Error(`unknown argument "${a}"\n${USAGE}`);
+async function parseSweepArgs(args: string[]): Promise<SweepArgs> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: "string" },
+        dir: { type: "string" },
+        launcher: { type: "string" },
+        parallel: { type: "string" },
+        detach: { type: "boolean", default: false },
+        status: { type: "boolean", default: false },
+        cancel: { type: "boolean", default: false },
+      },
+    }));
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
+  const over: Partial<AblationOptions> = {};
+  if (values.dir !== undefined) over.dir = values.dir;
+  if (values.launcher !== undefined) {
+    if (values.launcher !== "local" && values.launcher !== "slurm") {
+      throw new Error(`--launcher is local or slurm\n${USAGE}`);
+    }
+    over.launcher = values.launcher;
+  }
+  if (values.parallel !== undefined) over.parallel = Number(values.parallel);
+  const detach = values.detach;
+  const action: SweepArgs["action"] = values.status ? "status" : values.cancel ? "cancel" : "run";
+  const configPath = values.config;
   if (configPath === undefined) throw new Error(`--config is required\n${USAGE}`);
   let grid: AblationOptions;
   try {
@@ -103,7 +112,7 @@ export async function main(args: string[], log?: (line: string) => void): Promis
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    const { grid, action } = await parseArgs(args);
+    const { grid, action } = await parseSweepArgs(args);
     if (action === "status") {
       printTable(await sweepStatus(grid.dir, grid), out);
       return 0;
