@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { registerChunkedWebGpuAddN } from "./webgpu_addn.ts";
 import * as tf from "@tensorflow/tfjs";
 import { readEnv } from "./env.ts";
 import { registerFastCpuBackend } from "./cpu/mod.ts";
@@ -121,7 +122,10 @@ export function backendInfo(): BackendInfo {
 async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEngine?: string }> {
   let tfjsBackend: string = name;
   let cpuEngine: string | undefined;
-  if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
+  if (name === "webgpu") {
+    await import("@tensorflow/tfjs-backend-webgpu");
+    registerChunkedWebGpuAddN();
+  }
   if (name === "cpu") {
     // The CPU path is tfjs's cpu backend with its heavy kernels replaced: oneDNN through FFI where
     // it is installed, threaded WebAssembly SIMD otherwise (TESKD_CPU_ENGINE chooses).
