@@ -51,7 +51,16 @@ export interface GpuBenchOptions {
 
 /** PyTorch's figure for one configuration, or why there is none. */
 export type TorchFigure =
-  | { ok: true; msPerStep: number; device: string; amp: boolean; torch: string; gpu?: string }
+  | {
+    ok: true;
+    msPerStep: number;
+    device: string;
+    amp: boolean;
+    torch: string;
+    gpu?: string;
+    /** Kernels of one step (with the profile): CUDA kernels, or on the CPU the innermost operators doing work. */
+    kernels?: { how: string; count: number };
+  }
   | { ok: false; reason: string };
 
 /** One model's measurements. */
@@ -163,6 +172,7 @@ export async function torchReference(
   const args = [script, String(o.batch), String(o.threads), String(o.steps), model];
   args.push("--device", o.torch, "--width", String(o.width), "--warmup", String(o.warmup));
   if (amp) args.push("--amp");
+  else if (o.profile) args.push("--count-ops"); // the reference count of kernels per step
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("/usr/bin/python3", { args, stdout: "piped", stderr: "piped" })
@@ -186,6 +196,7 @@ export async function torchReference(
     amp: boolean;
     torch: string;
     gpu: string | null;
+    kernels?: { how: string; count: number };
   };
   return {
     ok: true,
@@ -194,6 +205,7 @@ export async function torchReference(
     amp: r.amp,
     torch: r.torch,
     gpu: r.gpu ?? undefined,
+    ...(r.kernels ? { kernels: r.kernels } : {}),
   };
 }
 
@@ -242,6 +254,13 @@ export function formatGpuReport(r: GpuBenchResult): string[] {
     if (m.profile) {
       lines.push("  profile of one step:");
       for (const l of formatStepProfile(m.profile).split("\n")) lines.push(`    ${l}`);
+      const ref = m.torch.fp32.ok ? m.torch.fp32.kernels : undefined;
+      if (ref && m.profile.gpuPrograms !== undefined) {
+        lines.push(
+          `  GPU programs per step: teskd-webgpu ${m.profile.gpuPrograms}, PyTorch ${ref.count} ` +
+            `(${ref.how}) = ${(m.profile.gpuPrograms / ref.count).toFixed(2)}x (goal ≤ 2x)`,
+        );
+      }
     }
   }
   return lines;

@@ -164,6 +164,8 @@ def parse_args(argv):
     p.add_argument("--amp", action="store_true")
     p.add_argument("--width", type=float, default=1.0)
     p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--count-ops", action="store_true",
+                   help="after timing, profile one more step and add the kernels it launches")
     a = p.parse_args(argv)
     for name in ("batch", "threads", "steps"):
         if getattr(a, name) < 1:
@@ -234,10 +236,48 @@ def main():
         sync()
         if i >= a.warmup:
             times.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"torch": torch.__version__, "mode": a.mode, "batch": a.batch,
-                      "threads": a.threads, "device": a.device, "amp": a.amp, "width": a.width,
-                      "gpu": torch.cuda.get_device_name(0) if a.device == "cuda" else None,
-                      "ms_per_step": statistics.median(times)}))
+    result = {"torch": torch.__version__, "mode": a.mode, "batch": a.batch,
+              "threads": a.threads, "device": a.device, "amp": a.amp, "width": a.width,
+              "gpu": torch.cuda.get_device_name(0) if a.device == "cuda" else None,
+              "ms_per_step": statistics.median(times)}
+    if a.count_ops:
+        result["kernels"] = count_kernels(step, a.device)
+    print(json.dumps(result))
+
+
+# Operators that only make views or read metadata: they launch no kernel.
+NO_KERNEL = {"aten::view", "aten::_unsafe_view", "aten::as_strided", "aten::empty",
+             "aten::empty_strided", "aten::empty_like", "aten::t", "aten::transpose",
+             "aten::expand", "aten::reshape", "aten::unsqueeze", "aten::squeeze", "aten::detach",
+             "aten::alias", "aten::resize_", "aten::select", "aten::slice", "aten::permute",
+             "aten::numel", "aten::size", "aten::stride", "aten::is_nonzero", "detach",
+             "aten::_reshape_alias", "aten::lift_fresh", "aten::result_type", "aten::flatten",
+             "aten::as_strided_", "aten::resolve_conj", "aten::resolve_neg", "aten::contiguous",
+             "aten::to", "aten::item"}
+
+
+def count_kernels(step, device):
+    """One profiled step: on CUDA the kernels launched; on the CPU the leaf operators that do work
+    (the ones a GPU build would launch a kernel for; view and metadata operators left out)."""
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with profile(activities=acts) as prof:
+        step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+    events = prof.events()
+    if device == "cuda":
+        return {"how": "CUDA kernels", "count": sum(1 for e in events
+                                                    if e.device_type.name == "CUDA")}
+    def works(e):
+        return e.name.startswith("aten::") and e.name not in NO_KERNEL
+
+    def does_work_below(e):
+        return any(works(c) or does_work_below(c) for c in e.cpu_children)
+
+    # an operator that does work and calls none that does: the innermost kernels
+    kernels = [e for e in events if works(e) and not does_work_below(e)]
+    return {"how": "CPU innermost operators doing work", "count": len(kernels)}
 
 
 if __name__ == "__main__":

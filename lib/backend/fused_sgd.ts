@@ -9,6 +9,10 @@
  * g' = g + wd·p; buf = m·buf + (1 − dampening)·g' (buf = g' on the first step);
  * update = nesterov ? g' + m·buf : buf; p = p − lr·update.
  *
+ * An optional scalar input `ok` guards the update on the device: 0 leaves parameter and buffer as
+ * they were (a missing first-step buffer comes back as zeros), 1 applies it. The trainer uses it to
+ * skip a non-finite step without reading its loss back first.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -36,7 +40,14 @@ export function sgdMomentumArrays(
   a: SgdMomentumAttrs,
   paramOut: Float32Array,
   bufOut: Float32Array,
+  ok = true,
 ): void {
+  if (!ok) {
+    paramOut.set(param);
+    if (buf === null) bufOut.fill(0);
+    else bufOut.set(buf);
+    return;
+  }
   const { lr, momentum: m, weightDecay: wd, nesterov } = a;
   const keep = 1 - a.dampening;
   for (let i = 0; i < param.length; i++) {
@@ -51,16 +62,21 @@ export function sgdMomentumArrays(
 /**
  * Runs the fused update on the active backend: returns the new parameter and momentum buffer, or
  * null when the backend has no such kernel (the caller then uses tfjs ops).
+ *
+ * @param ok the device-side guard (a float32 scalar, 1 or 0; see the module doc), if any
  */
 export function fusedSgdMomentum(
   param: tf.Tensor,
   grad: tf.Tensor,
   buf: tf.Tensor | undefined,
   attrs: SgdMomentumAttrs,
+  ok?: tf.Scalar,
 ): [tf.Tensor, tf.Tensor] | null {
   if (tf.getKernel(SGD_MOMENTUM_KERNEL, tf.getBackend()) === undefined) return null;
   if (param.dtype !== "float32" || grad.dtype !== "float32") return null;
-  const inputs: tf.NamedTensorMap = buf === undefined ? { param, grad } : { param, grad, buf };
+  const inputs: tf.NamedTensorMap = { param, grad };
+  if (buf !== undefined) inputs.buf = buf;
+  if (ok !== undefined) inputs.ok = ok;
   const out = tf.engine().runKernel(
     SGD_MOMENTUM_KERNEL,
     inputs,

@@ -17,7 +17,6 @@
  *
  * @module
  */
-import { registerChunkedWebGpuAddN } from "./webgpu_addn.ts";
 import * as tf from "@tensorflow/tfjs";
 import { readEnv } from "./env.ts";
 import { registerFastCpuBackend } from "./cpu/mod.ts";
@@ -124,7 +123,9 @@ async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEn
   let cpuEngine: string | undefined;
   if (name === "webgpu") {
     await import("@tensorflow/tfjs-backend-webgpu");
-    registerChunkedWebGpuAddN();
+    // Loaded with the backend only: a CPU run never touches the WebGPU module.
+    (await import("./webgpu_addn.ts")).registerChunkedWebGpuAddN();
+    (await import("./webgpu_sgd.ts")).registerWebGpuSgd();
   }
   if (name === "cpu") {
     // The CPU path is tfjs's cpu backend with its heavy kernels replaced: oneDNN through FFI where

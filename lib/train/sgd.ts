@@ -126,9 +126,12 @@ export class SGD {
    *
    * @param grads gradient of each parameter, keyed by parameter name, in the parameter's shape.
    *   The caller keeps ownership of these tensors.
+   * @param guard a float32 scalar on the device, 1 to apply the update, 0 to leave every parameter
+   *   and buffer as it was (a parameter's first buffer then comes back as zeros): the trainer's
+   *   check of a step that it has not read back yet. The step count advances either way.
    * @throws Error when a gradient names no parameter or has the wrong shape
    */
-  step(grads: ReadonlyMap<string, tf.Tensor>): void {
+  step(grads: ReadonlyMap<string, tf.Tensor>, guard?: tf.Scalar): void {
     checkNonNegative("lr", this.lr);
     for (const [name, g] of grads) {
       const p = this.params.get(name);
@@ -155,7 +158,7 @@ export class SGD {
           dampening: this.dampening,
           weightDecay: wd,
           nesterov: this.nesterov,
-        })
+        }, guard)
         : null;
       if (fused !== null) {
         p.variable.assign(fused[0]);
@@ -174,8 +177,14 @@ export class SGD {
             : old.mul(this.momentum).add(this.dampening !== 0 ? g.mul(1 - this.dampening) : g);
           update = this.nesterov ? g.add(newBuf.mul(this.momentum)) : newBuf;
         }
-        p.variable.assign(p.variable.sub(update.mul(lr)));
-        return newBuf;
+        const next = p.variable.sub(update.mul(lr));
+        if (guard === undefined) {
+          p.variable.assign(next);
+          return newBuf;
+        }
+        const apply = tf.notEqual(guard, 0);
+        p.variable.assign(tf.where(apply, next, p.variable));
+        return newBuf && tf.where(apply, newBuf, old ?? tf.zerosLike(newBuf));
       });
       if (buf !== undefined) {
         old?.dispose();
@@ -183,6 +192,17 @@ export class SGD {
       }
     }
     this.#step++;
+  }
+
+  /**
+   * Takes back `n` counted steps that a guard skipped on the device (the trainer's delayed check,
+   * see {@link step}), so that the count is that of the steps applied.
+   */
+  rewindStepCount(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.#step)) {
+      throw new RangeError(`SGD.rewindStepCount: ${n} is not within 0..${this.#step}`);
+    }
+    this.#step -= n;
   }
 
   /**

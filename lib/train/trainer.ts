@@ -6,8 +6,18 @@
  *
  * The loop, per step: `forwardBackward` (the frozen forward passes of a pretrained teacher outside the
  * gradient tape, the method's training-mode loss under it over the trainable parameters only), read the
- * loss (the one sync point, which also lets the event loop run for interrupts and progress), refuse a
+ * step's statistics (total loss, terms, top-1 per head, squared gradient norm: one read), refuse a
  * non-finite loss or gradient, set the scheduled learning rate, SGD step, dispose everything.
+ *
+ * What is checked when ({@link TrainerOptions.syncEvery}): on the CPU engines every step is read
+ * before it is applied (reading costs nothing there). On a GPU a read drains the queue, so there the
+ * trainer reads every `syncEvery` steps (8 by default) and keeps the guarantee on the device: each
+ * step is applied (weights, momentum, BatchNorm statistics and other buffers) only if it and every
+ * step since the last read were finite. A non-finite step therefore is never applied, nor is any
+ * step after it; the error comes at the next read, within `syncEvery` steps, with the trainer in the
+ * state before the bad step — the same state, and the same `fit()` continuation, as when reading
+ * every step. The first step of a run and methods with a second optimizer step (ATSC) are always
+ * read at once.
  *
  * Choices that differ from the official code, on purpose:
  * - Logged training loss terms and accuracies are averaged over the whole epoch (weighted by batch
@@ -150,8 +160,16 @@ export interface TrainerOptions {
   config?: unknown;
   /** The seed the model and data were built from; recorded in checkpoints. */
   seed?: number;
-  /** Called after every step (synchronously: keep it cheap). */
+  /**
+   * Called after every step (synchronously: keep it cheap); with `syncEvery` > 1, for a group of
+   * steps at once when their statistics are read.
+   */
   onStep?: (info: StepInfo) => void;
+  /**
+   * Steps between reads of the step statistics (see the module doc). Default: 1 on the CPU engines,
+   * 8 on WebGPU.
+   */
+  syncEvery?: number;
   /** Called after every epoch's record is added to the history (awaited). */
   onEpoch?: (record: EpochRecord) => void | Promise<void>;
 }
@@ -207,10 +225,17 @@ export class Trainer {
   #step = 0;
   #progress: EpochProgress | undefined;
   #running = false;
+  /** 1 while every step since the last read was finite (the device-side guard); made when needed. */
+  #healthy: tf.Variable | undefined;
 
   /** @param opts distiller, data, optimizer, schedule and callbacks */
   constructor(opts: TrainerOptions) {
     validateSchedule(opts.schedule);
+    if (
+      opts.syncEvery !== undefined && !(Number.isInteger(opts.syncEvery) && opts.syncEvery >= 1)
+    ) {
+      throw new Error(`Trainer: syncEvery must be an integer ≥ 1, got ${opts.syncEvery}`);
+    }
     this.#opts = opts;
     this.distiller = opts.distiller;
     this.optimizer = opts.optimizer instanceof SGD ? opts.optimizer : new SGD(
@@ -332,49 +357,136 @@ export class Trainer {
   async #trainEpoch(p: EpochProgress, signal: AbortSignal | undefined): Promise<void> {
     const { distiller, data, schedule } = this.#opts;
     distiller.train(true);
+    const every = this.#syncEvery();
+    const pending: PendingStep[] = [];
     let index = 0;
-    for await (const batch of data.epoch(p.epoch)) {
-      if (index++ < p.batchesDone) continue; // resuming an interrupted epoch: same batches, skip done ones
-      // A method that trains on one batch size only (SemCKD) skips the others, as its official loop does.
-      if (distiller.fixedBatch !== undefined && batch.n !== distiller.fixedBatch) {
-        p.batchesDone++;
-        continue;
+    try {
+      for await (const batch of data.epoch(p.epoch)) {
+        if (index++ < p.batchesDone) continue; // resuming an interrupted epoch: same batches, skip done ones
+        // A method that trains on one batch size only (SemCKD) skips the others, as its official loop does.
+        if (distiller.fixedBatch !== undefined && batch.n !== distiller.fixedBatch) {
+          await this.#settle(pending, p);
+          p.batchesDone++;
+          continue;
+        }
+        await yieldToEventLoop(signal); // lets an interrupt (a message or timer event) abort the signal
+        signal?.throwIfAborted();
+        const lr = learningRate(
+          schedule,
+          p.epoch,
+          p.batchesDone + pending.length,
+          data.batchesPerEpoch,
+        );
+        if (every > 1 && this.optimizer.stepCount > 0 && this.secondOptimizer === undefined) {
+          pending.push(this.#dispatchStep(batch, lr, this.#step + pending.length));
+          if (pending.length >= every) await this.#settle(pending, p);
+          continue;
+        }
+        const started = performance.now();
+        const r = await this.#trainStep(batch, lr, p);
+        this.#account(p, r, lr, batch.n, (performance.now() - started) / 1000);
       }
-      await yieldToEventLoop(signal); // lets an interrupt (a message or timer event) abort the signal
-      signal?.throwIfAborted();
-      const started = performance.now();
-      const lr = learningRate(schedule, p.epoch, p.batchesDone, data.batchesPerEpoch);
-      const r = await this.#trainStep(batch, lr, p);
-      const seconds = (performance.now() - started) / 1000;
-      this.#step++;
-      if (p.batchesDone === 0) p.lr = lr;
-      p.batchesDone++;
-      p.images += batch.n;
-      p.trainSeconds += seconds;
-      p.lossSum += r.total * batch.n;
-      for (const [k, v] of Object.entries(r.terms)) {
-        p.termSums[k] = (p.termSums[k] ?? 0) + v * batch.n;
-      }
-      for (const [h, c] of Object.entries(r.correct)) {
-        p.correctSums[h] = (p.correctSums[h] ?? 0) + c;
-      }
-      this.#opts.onStep?.({
-        epoch: p.epoch,
-        step: p.batchesDone - 1,
-        batchesPerEpoch: data.batchesPerEpoch,
-        globalStep: this.#step,
-        loss: r.total,
-        terms: r.terms,
-        lr,
-        gradNorm: r.gradNorm,
-        images: batch.n,
-        imagesPerSecond: batch.n / seconds,
-      });
+    } finally {
+      // Whatever stops the epoch (an interrupt, an error), the steps already queued are accounted
+      // for: applied ones recorded, a non-finite one reported (its error then wins).
+      await this.#settle(pending, p);
     }
     if (p.batchesDone === 0) {
       throw new Error(`Trainer: epoch ${p.epoch} of the training data is empty`);
     }
     p.trainDone = true;
+  }
+
+  /** The steps between reads: the option, else 1 on the CPU engines and 8 on a GPU. */
+  #syncEvery(): number {
+    return this.#opts.syncEvery ?? (tf.getBackend() === "webgpu" ? 8 : 1);
+  }
+
+  /** Adds a step's figures to the epoch's sums and reports it. */
+  #account(p: EpochProgress, r: StepResult, lr: number, images: number, seconds: number): void {
+    this.#step++;
+    if (p.batchesDone === 0) p.lr = lr;
+    p.batchesDone++;
+    p.images += images;
+    p.trainSeconds += seconds;
+    p.lossSum += r.total * images;
+    for (const [k, v] of Object.entries(r.terms)) {
+      p.termSums[k] = (p.termSums[k] ?? 0) + v * images;
+    }
+    for (const [h, c] of Object.entries(r.correct)) {
+      p.correctSums[h] = (p.correctSums[h] ?? 0) + c;
+    }
+    this.#opts.onStep?.({
+      epoch: p.epoch,
+      step: p.batchesDone - 1,
+      batchesPerEpoch: this.#opts.data.batchesPerEpoch,
+      globalStep: this.#step,
+      loss: r.total,
+      terms: r.terms,
+      lr,
+      gradNorm: r.gradNorm,
+      images,
+      imagesPerSecond: images / seconds,
+    });
+  }
+
+  /**
+   * One step queued on the device without reading anything back: applied only while the device's
+   * guard says every step since the last read was finite (see the module doc).
+   */
+  #dispatchStep(batch: Batch, lr: number, globalStep: number): PendingStep {
+    const { distiller } = this.#opts;
+    const started = performance.now();
+    const buffers = distiller.module.namedBuffers();
+    const saved = buffers.map((b) => b.variable.clone()); // shares data: cheap
+    const x = tf.tensor4d(batch.x, [batch.n, batch.height, batch.width, batch.channels]);
+    const y = tf.tensor1d(batch.y, "int32");
+    const index = batch.index ? tf.tensor1d(batch.index, "int32") : undefined;
+    const healthy = this.#healthy ??= tf.variable(tf.scalar(1), false);
+    let r: ForwardBackward | undefined;
+    try {
+      r = forwardBackward(distiller, { x, y, index, step: globalStep });
+      const stats = stepStatistics(r, y);
+      tf.tidy(() => {
+        const finite = tf.all(tf.isFinite(stats.vector));
+        healthy.assign(tf.mul(healthy, tf.cast(finite, "float32")));
+      });
+      this.optimizer.lr = lr;
+      this.optimizer.step(r.grads, healthy as tf.Scalar);
+      tf.tidy(() => {
+        const apply = tf.notEqual(healthy, 0);
+        buffers.forEach((b, i) => b.variable.assign(tf.where(apply, b.variable, saved[i])));
+      });
+      return { ...stats, lr, images: batch.n, started };
+    } finally {
+      r?.dispose();
+      tf.dispose([x, y, ...(index ? [index] : []), ...saved]);
+    }
+  }
+
+  /**
+   * Reads the statistics of the queued steps (one read) and accounts for them in order; at the
+   * first non-finite one (not applied, nor any after it) restores the step count and throws.
+   */
+  async #settle(pending: PendingStep[], p: EpochProgress): Promise<void> {
+    if (pending.length === 0) return;
+    const steps = pending.splice(0);
+    const all = tf.concat(steps.map((s) => s.vector));
+    tf.dispose(steps.map((s) => s.vector));
+    const v = await all.data().finally(() => all.dispose());
+    const seconds = (performance.now() - steps[0].started) / 1000 / steps.length;
+    let at = 0;
+    for (const [i, s] of steps.entries()) {
+      const r = parseStepStatistics(v.subarray(at, at + s.length), s.names, s.headNames);
+      at += s.length;
+      if (r.problem !== undefined) {
+        // This step and the ones queued after it were skipped on the device.
+        this.optimizer.rewindStepCount(steps.length - i);
+        this.#healthy!.assign(tf.scalar(1));
+        throw this.#nonFinite(`${r.problem} (${describe(r.total, r.terms)})`, p, r.terms);
+      }
+      this.#account(p, r, s.lr, s.images, seconds);
+    }
   }
 
   /** One optimizer step; on any failure nothing is changed (BatchNorm statistics are restored). */
@@ -390,30 +502,16 @@ export class Trainer {
     try {
       r = forwardBackward(distiller, { x, y, index, step: this.#step });
       const step = r;
-      const names = Object.keys(step.terms);
-      const headNames = Object.keys(step.heads);
-      // [total, ...terms, ...correct top-1 per head], then Σ g², read back in one transfer each
-      const stats = tf.tidy(() =>
-        tf.stack([
-          step.total,
-          ...names.map((n) => step.terms[n]),
-          ...headNames.map((h) => correct(step.heads[h], y, 1)),
-        ])
+      const stats = stepStatistics(step, y);
+      owned.push(stats.vector);
+      const v = await stats.vector.data();
+      const { total, terms, correct: correctByHead, gradNorm, problem } = parseStepStatistics(
+        v,
+        stats.names,
+        stats.headNames,
       );
-      const sq = tf.tidy(() => tf.addN([...step.grads.values()].map((g) => tf.sum(tf.square(g)))));
-      owned.push(stats, sq);
-      const [v, sqv] = await Promise.all([stats.data(), sq.data()]);
-      const total = v[0];
-      const terms = Object.fromEntries(names.map((n, i) => [n, v[1 + i]]));
-      const correctByHead = Object.fromEntries(
-        headNames.map((h, i) => [h, v[1 + names.length + i]]),
-      );
-      const gradNorm = Math.sqrt(sqv[0]);
-      if (!Number.isFinite(total) || names.some((n) => !Number.isFinite(terms[n]))) {
-        throw this.#nonFinite(`loss is not finite (${describe(total, terms)})`, p, terms);
-      }
-      if (!Number.isFinite(gradNorm)) {
-        throw this.#nonFinite(`gradient norm is ${gradNorm} (${describe(total, terms)})`, p, terms);
+      if (problem !== undefined) {
+        throw this.#nonFinite(`${problem} (${describe(total, terms)})`, p, terms);
       }
       if (this.secondOptimizer !== undefined) {
         await this.#withSecondStep({ x, y, index, step: this.#step }, lr, step.grads, p, terms);
@@ -583,6 +681,55 @@ function yieldToEventLoop(signal: AbortSignal | undefined): Promise<void> {
     const id = setTimeout(done, 0);
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** A step's statistics on the device, as one vector, and how to read it. */
+interface StepStatistics {
+  /** [total, ...terms, ...top-1 correct per head, Σ g²] */
+  vector: tf.Tensor1D;
+  names: string[];
+  headNames: string[];
+  length: number;
+}
+
+/** A step queued on the device whose statistics are not read yet. */
+interface PendingStep extends StepStatistics {
+  lr: number;
+  images: number;
+  started: number;
+}
+
+/** The statistics of a step as one vector (one read instead of one per figure). */
+function stepStatistics(step: ForwardBackward, y: tf.Tensor1D): StepStatistics {
+  const names = Object.keys(step.terms);
+  const headNames = Object.keys(step.heads);
+  const vector = tf.tidy(() =>
+    tf.stack([
+      step.total,
+      ...names.map((n) => step.terms[n]),
+      ...headNames.map((h) => correct(step.heads[h], y, 1)),
+      tf.addN([...step.grads.values()].map((g) => tf.sum(tf.square(g)))),
+    ]) as tf.Tensor1D
+  );
+  return { vector, names, headNames, length: 2 + names.length + headNames.length };
+}
+
+/** A step's figures from its statistics vector; `problem` says what was not finite. */
+function parseStepStatistics(
+  v: ArrayLike<number>,
+  names: string[],
+  headNames: string[],
+): StepResult & { problem?: string } {
+  const total = v[0];
+  const terms = Object.fromEntries(names.map((n, i) => [n, v[1 + i]]));
+  const correct = Object.fromEntries(headNames.map((h, i) => [h, v[1 + names.length + i]]));
+  const gradNorm = Math.sqrt(v[1 + names.length + headNames.length]);
+  const problem = !Number.isFinite(total) || names.some((n) => !Number.isFinite(terms[n]))
+    ? "loss is not finite"
+    : !Number.isFinite(gradNorm)
+    ? `gradient norm is ${gradNorm}`
+    : undefined;
+  return { total, terms, correct, gradNorm, ...(problem ? { problem } : {}) };
 }
 
 function describe(total: number, terms: Record<string, number>): string {

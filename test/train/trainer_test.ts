@@ -308,3 +308,68 @@ Deno.test("trainer: a per-step cosine schedule with warm-up sets the rate of eve
   assert.equal(t.history[0].lr, 0);
   dispose(t);
 });
+
+Deno.test("trainer: reading every 4 steps records the same history as reading every step", async () => {
+  const stepsA: StepInfo[] = [];
+  const stepsB: StepInfo[] = [];
+  const a = makeTrainer({ onStep: (s) => void stepsA.push(s) });
+  const b = makeTrainer({ syncEvery: 4, onStep: (s) => void stepsB.push(s) });
+  const ha = await a.fit();
+  const hb = await b.fit();
+  assert.deepEqual(hb.map(stable), ha.map(stable));
+  const strip = ({ imagesPerSecond: _i, ...rest }: StepInfo) => rest;
+  assert.deepEqual(stepsB.map(strip), stepsA.map(strip));
+  assert.throws(() => makeTrainer({ syncEvery: 0 }), /syncEvery must be an integer ≥ 1, got 0/);
+  dispose(a);
+  dispose(b);
+});
+
+Deno.test("trainer: reading every 4 steps, a NaN step and the steps queued after it are not applied", async () => {
+  let calls = 0;
+  let poison = 5; // the 5th training step (epoch 1, step 1); steps 4 and 5 are queued together
+  let before: Map<string, Float32Array> | undefined;
+  let momentumBefore: Map<string, Float32Array> | undefined;
+  const t = makeTrainer({
+    syncEvery: 4,
+    loss: (out: TinyOutput, y: tf.Tensor1D) => {
+      const l = ceLoss(out, y);
+      if (out.teacher.logits.shape[0] === 8 && ++calls === poison) {
+        return { total: tf.mul(l.total, NaN), terms: l.terms };
+      }
+      return l;
+    },
+    onStep: (s) => {
+      if (s.globalStep !== 4) return;
+      // reported when the queued steps are read: by then steps 5 and 6 ran on the device
+      before = weights(t);
+      const st = t.optimizer.state();
+      momentumBefore = new Map(
+        [...st.momentumBuffers].map(([k, v]) => [k, v.dataSync() as Float32Array]),
+      );
+      tf.dispose([...st.momentumBuffers.values()]);
+    },
+  });
+  await assert.rejects(() => t.fit(), (e: unknown) => {
+    assert.ok(e instanceof NonFiniteLossError);
+    assert.match(
+      e.message,
+      /at epoch 1, step 1 \(global step 4\), the loss is not finite \(total NaN/,
+    );
+    return true;
+  });
+  assert.ok(calls >= 6, "the step after the bad one was queued before the read");
+  assertSameWeights(weights(t), before!);
+  const st = t.optimizer.state();
+  for (const [k, v] of st.momentumBuffers) {
+    assert.deepEqual(v.dataSync(), momentumBefore!.get(k), k);
+  }
+  tf.dispose([...st.momentumBuffers.values()]);
+  assert.equal(t.globalStep, 4);
+  assert.equal(t.optimizer.stepCount, 4);
+  // Training goes on from there, as after a bad step read at once.
+  poison = -1;
+  await t.fit();
+  assert.equal(t.history.length, 3);
+  assert.equal(t.globalStep, 9);
+  dispose(t);
+});

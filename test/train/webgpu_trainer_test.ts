@@ -19,17 +19,23 @@ import { tinyRun } from "./tiny_run.ts";
 type Engine = "teskd-cpu" | "tfjs-cpu" | "webgpu";
 
 /** Two epochs of a two-student TESKD run (two steps each, 16 test images), on one engine. */
-async function trainOn(engine: Engine): Promise<{ steps: StepInfo[]; epochs: EpochRecord[] }> {
+async function trainOn(
+  engine: Engine,
+  opts: { train?: number; epochs?: number; syncEvery?: number } = {},
+): Promise<{ steps: StepInfo[]; epochs: EpochRecord[]; reads: number }> {
   const backend = engine === "webgpu" ? "webgpu" : "cpu";
   await initBackend(backend, { allowSoftwareGpu: true, env: () => undefined });
   if (engine === "tfjs-cpu") await tf.setBackend("cpu");
   assert.equal(tf.getBackend(), engine === "tfjs-cpu" ? "cpu" : engine);
   const config = resolveTrainConfig({
     ...tinyRun({
-      data: { synthetic: { size: 16, train: 32, test: 16, classes: 4 }, batchSize: 16 },
+      data: {
+        synthetic: { size: 16, train: opts.train ?? 32, test: 16, classes: 4 },
+        batchSize: 16,
+      },
       model: { network: "cifarresnet18", widthMultiplier: 1 / 16 },
       method: { name: "teskd", levels: ["8x8", "16x16"] },
-      schedule: { epochs: 2, milestones: [1] },
+      schedule: { epochs: opts.epochs ?? 2, milestones: [1] },
       // At lr 0.1 this tiny net is chaotic (every pair of engines, the two CPU ones included, drifts
       // apart by ~2% by the third step); at 0.01 all three agree to ~1e-6 through four steps.
       optim: { lr: 0.01 },
@@ -40,9 +46,25 @@ async function trainOn(engine: Engine): Promise<{ steps: StepInfo[]; epochs: Epo
   const exp = await createExperiment(config);
   try {
     const steps: StepInfo[] = [];
-    const trainer = new Trainer({ ...exp.trainerOptions(), onStep: (s) => void steps.push(s) });
-    await trainer.fit();
-    return { steps, epochs: trainer.history };
+    const trainer = new Trainer({
+      ...exp.trainerOptions(),
+      onStep: (s) => void steps.push(s),
+      ...(opts.syncEvery ? { syncEvery: opts.syncEvery } : {}),
+    });
+    // Count the reads from the device (each one waits for the GPU's queue to drain).
+    const backendOf = tf.backend() as unknown as { read(id: unknown): Promise<unknown> };
+    const read = backendOf.read;
+    let reads = 0;
+    backendOf.read = function (this: unknown, id: unknown) {
+      reads++;
+      return read.call(this, id);
+    };
+    try {
+      await trainer.fit();
+    } finally {
+      backendOf.read = read;
+    }
+    return { steps, epochs: trainer.history, reads };
   } finally {
     exp.close();
   }
@@ -99,6 +121,35 @@ Deno.test({
         close(g.eval[h].top1, r.eval[h].top1, o.eval[h].top1, `epoch ${e} ${h} top-1`, 100 / 16);
         close(g.eval[h].top5, r.eval[h].top5, o.eval[h].top5, `epoch ${e} ${h} top-5`, 100 / 16);
       }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Trainer on WebGPU reads the device every syncEvery steps, not every step, to the same history",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // One epoch of 8 steps; 16 test images in 2 evaluation batches (one read each).
+    const every = await trainOn("webgpu", { train: 128, epochs: 1, syncEvery: 1 });
+    const grouped = await trainOn("webgpu", { train: 128, epochs: 1, syncEvery: 4 });
+    const byDefault = await trainOn("webgpu", { train: 128, epochs: 1 });
+    await initBackend("cpu", { env: () => undefined });
+    assert.equal(every.steps.length, 8);
+    assert.equal(every.reads, 8 + 2, "one read per step, plus evaluation");
+    // the first step read at once, then steps 2–5 and 6–8 in one read each
+    assert.equal(grouped.reads, 1 + 2 + 2);
+    // the default on WebGPU: every 8 steps (the first, then steps 2–8 at the end of the epoch)
+    assert.equal(byDefault.reads, 1 + 1 + 2);
+    const strip = ({ imagesPerSecond: _i, ...rest }: StepInfo) => rest;
+    for (const run of [grouped, byDefault]) {
+      assert.deepEqual(run.steps.map(strip), every.steps.map(strip));
+      assert.deepEqual(
+        run.epochs.map((e) => [e.loss, e.terms, e.trainTop1, e.eval]),
+        every.epochs
+          .map((e) => [e.loss, e.terms, e.trainTop1, e.eval]),
+      );
     }
   },
 });

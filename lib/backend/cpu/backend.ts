@@ -337,10 +337,11 @@ function memoryKernels(k: ComputeKernels): tf.KernelConfig[] {
 function sgdKernel(): tf.KernelConfig {
   const kernelFunc = ((args: Parameters<tf.KernelFunc>[0]) => {
     const b = args.backend as unknown as CpuBackendLike;
-    const { param, grad, buf } = args.inputs as {
+    const { param, grad, buf, ok } = args.inputs as {
       param: tf.TensorInfo;
       grad: tf.TensorInfo;
       buf?: tf.TensorInfo;
+      ok?: tf.TensorInfo;
     };
     const p = values(b, param);
     const g = values(b, grad);
@@ -350,7 +351,8 @@ function sgdKernel(): tf.KernelConfig {
     }
     const pOut = allocOutput(p.length);
     const bOut = allocOutput(p.length);
-    sgdMomentumArrays(p, g, old, args.attrs as unknown as SgdMomentumAttrs, pOut, bOut);
+    const apply = ok === undefined || values(b, ok)[0] !== 0;
+    sgdMomentumArrays(p, g, old, args.attrs as unknown as SgdMomentumAttrs, pOut, bOut, apply);
     return [
       b.makeTensorInfo(param.shape, "float32", pOut),
       b.makeTensorInfo(param.shape, "float32", bOut),
