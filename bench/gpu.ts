@@ -153,7 +153,7 @@ async function measureModel(
 }
 
 /**
- * PyTorch's median step time in a child process (bench/torch_reference.py, /usr/bin/python3) for
+ * PyTorch's median step time in a child process (bench/torch_reference.py; `TESKD_PYTHON`, else /usr/bin/python3) for
  * the model, batch, width and steps of `o`, on `o.torch`; or, plainly, why there is none.
  *
  * @example
@@ -168,6 +168,8 @@ export async function torchReference(
   amp: boolean,
 ): Promise<TorchFigure> {
   if (o.torch === "none") return { ok: false, reason: "not run (--no-torch)" };
+  // Debian's python3 here; on a GPU machine the one that holds PyTorch (device_pack's run.sh).
+  const python = Deno.env.get("TESKD_PYTHON") || "/usr/bin/python3";
   const script = new URL("./torch_reference.py", import.meta.url).pathname;
   const args = [script, String(o.batch), String(o.threads), String(o.steps), model];
   args.push("--device", o.torch, "--width", String(o.width), "--warmup", String(o.warmup));
@@ -175,10 +177,9 @@ export async function torchReference(
   else if (o.profile) args.push("--count-ops"); // the reference count of kernels per step
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("/usr/bin/python3", { args, stdout: "piped", stderr: "piped" })
-      .output();
+    out = await new Deno.Command(python, { args, stdout: "piped", stderr: "piped" }).output();
   } catch (e) {
-    return { ok: false, reason: `/usr/bin/python3 did not start: ${String(e)}` };
+    return { ok: false, reason: `${python} did not start: ${String(e)}` };
   }
   const text = (b: Uint8Array) => new TextDecoder().decode(b).trim();
   if (!out.success) {
@@ -186,7 +187,7 @@ export async function torchReference(
     return {
       ok: false,
       reason: /No module named 'torch'/.test(last)
-        ? "PyTorch is not installed for /usr/bin/python3"
+        ? `PyTorch is not installed for ${python}`
         : last.replace(/^torch_reference\.py: /, "") || `exit status ${out.code}`,
     };
   }
