@@ -34,6 +34,9 @@ rm -rf node_modules && tar -xJf .device/node_modules.tar.xz
 # A Vulkan loader carried as .deb files (see the README's GPU section), if any.
 for f in .device/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
 ldconfig 2>/dev/null || true
+# NVIDIA's Vulkan driver where the loader may not look for it on such machines.
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
 export TESKD_PYTHON="\${TESKD_PYTHON:-$(command -v python3)}"
 "$DENO" run --allow-all bench/device_check.ts --out "\${OUT:-.}/device_check.json" "$@"
 `;
