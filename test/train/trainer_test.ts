@@ -53,6 +53,22 @@ function makeTrainer(
   });
 }
 
+/** The CE loss, made NaN at its `poison`-th training call (batches of 8; -1: never). */
+function poisonedLoss(poison: number) {
+  const state = {
+    poison,
+    calls: 0,
+    loss: (out: TinyOutput, y: tf.Tensor1D): LossResult => {
+      const l = ceLoss(out, y);
+      if (out.teacher.logits.shape[0] === 8 && ++state.calls === state.poison) {
+        return { total: tf.mul(l.total, NaN) as tf.Scalar, terms: l.terms };
+      }
+      return l;
+    },
+  };
+  return state;
+}
+
 function weights(t: Trainer): Map<string, Float32Array> {
   const sd = t.model.stateDict();
   const out = new Map([...sd].map(([k, v]) => [k, v.dataSync() as Float32Array]));
@@ -187,19 +203,12 @@ Deno.test("trainer: an abort fired by an event (timer or message) while training
 
 Deno.test("trainer: a NaN loss stops with a clear error and loses nothing", async () => {
   const dir = await Deno.makeTempDir();
-  let calls = 0;
-  let poison = 5; // the 5th training step (epoch 1, step 1) produces NaN
+  const poisoned = poisonedLoss(5); // the 5th training step (epoch 1, step 1) produces NaN
   let before: Map<string, Float32Array> | undefined;
   let ckptAfterEpoch0: Uint8Array | undefined;
   const t = makeTrainer({
     checkpointDir: dir,
-    loss: (out: TinyOutput, y: tf.Tensor1D) => {
-      const l = ceLoss(out, y);
-      if (out.teacher.logits.shape[0] === 8 && ++calls === poison) {
-        return { total: tf.mul(l.total, NaN), terms: l.terms };
-      }
-      return l;
-    },
+    loss: poisoned.loss,
     onStep: (s) => {
       if (s.globalStep === 4) before = weights(t);
     },
@@ -224,7 +233,7 @@ Deno.test("trainer: a NaN loss stops with a clear error and loses nothing", asyn
   assert.ok(tf.memory().numTensors <= count0 + t.optimizer.params.size);
   assert.deepEqual(await Deno.readFile(join(dir, "last.safetensors")), ckptAfterEpoch0);
   // Training can go on once the cause is gone.
-  poison = -1;
+  poisoned.poison = -1;
   await t.fit();
   assert.equal(t.history.length, 3);
   dispose(t);
@@ -325,19 +334,12 @@ Deno.test("trainer: reading every 4 steps records the same history as reading ev
 });
 
 Deno.test("trainer: reading every 4 steps, a NaN step and the steps queued after it are not applied", async () => {
-  let calls = 0;
-  let poison = 5; // the 5th training step (epoch 1, step 1); steps 4 and 5 are queued together
+  const poisoned = poisonedLoss(5); // the 5th training step (epoch 1, step 1); 4 and 5 are queued together
   let before: Map<string, Float32Array> | undefined;
   let momentumBefore: Map<string, Float32Array> | undefined;
   const t = makeTrainer({
     syncEvery: 4,
-    loss: (out: TinyOutput, y: tf.Tensor1D) => {
-      const l = ceLoss(out, y);
-      if (out.teacher.logits.shape[0] === 8 && ++calls === poison) {
-        return { total: tf.mul(l.total, NaN), terms: l.terms };
-      }
-      return l;
-    },
+    loss: poisoned.loss,
     onStep: (s) => {
       if (s.globalStep !== 4) return;
       // reported when the queued steps are read: by then steps 5 and 6 ran on the device
@@ -357,7 +359,7 @@ Deno.test("trainer: reading every 4 steps, a NaN step and the steps queued after
     );
     return true;
   });
-  assert.ok(calls >= 6, "the step after the bad one was queued before the read");
+  assert.ok(poisoned.calls >= 6, "the step after the bad one was queued before the read");
   assertSameWeights(weights(t), before!);
   const st = t.optimizer.state();
   for (const [k, v] of st.momentumBuffers) {
@@ -367,7 +369,7 @@ Deno.test("trainer: reading every 4 steps, a NaN step and the steps queued after
   assert.equal(t.globalStep, 4);
   assert.equal(t.optimizer.stepCount, 4);
   // Training goes on from there, as after a bad step read at once.
-  poison = -1;
+  poisoned.poison = -1;
   await t.fit();
   assert.equal(t.history.length, 3);
   assert.equal(t.globalStep, 9);
