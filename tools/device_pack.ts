@@ -6,6 +6,8 @@
  * - `node_modules.tar.xz`: the npm dependencies the library needs at run time, pruned (the
  *   TypeScript compiler, the AssemblyScript toolchain, the kernel's ZeroMQ, source maps, type
  *   declarations and every bundle but the one Deno loads are left out): about 23 MB, 5 MB packed;
+ * - `libvulkan1_*.deb`: the Vulkan loader (Debian's), which GPU images built for CUDA often lack;
+ *   `run.sh` unpacks it (`--no-vulkan` leaves it out);
  * - `run.sh`: the command to run there, from the repository root:
  *   `bash .device/run.sh` (unpacks Deno and node_modules, finds PyTorch's python3, runs the check,
  *   writes `$OUT/device_check.json`).
@@ -31,9 +33,11 @@ mkdir -p /tmp/teskd-device
 if [ -f .device/deno.xz ]; then xz -dc .device/deno.xz >/tmp/teskd-device/deno; chmod +x /tmp/teskd-device/deno; fi
 DENO=\${DENO:-/tmp/teskd-device/deno}
 rm -rf node_modules && tar -xJf .device/node_modules.tar.xz
-# A Vulkan loader carried as .deb files (see the README's GPU section), if any.
-for f in .device/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
-ldconfig 2>/dev/null || true
+# The carried Vulkan loader, only where the machine has none.
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
+  for f in .device/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+  ldconfig 2>/dev/null || true
+fi
 # NVIDIA's Vulkan driver where the loader may not look for it on such machines.
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
@@ -84,7 +88,7 @@ async function prune(nm: string): Promise<void> {
 /** Builds the folder (see the module doc); returns its files and sizes. */
 export async function devicePack(
   out: string,
-  opts: { skipDeno?: boolean } = {},
+  opts: { skipDeno?: boolean; noVulkan?: boolean } = {},
 ): Promise<Record<string, number>> {
   await Deno.mkdir(out, { recursive: true });
   const work = await Deno.makeTempDir({ prefix: "teskd-device-pack-" });
@@ -102,6 +106,7 @@ export async function devicePack(
     if (!xz.success) throw new Error("xz failed on the Deno binary");
     await Deno.writeFile(join(out, "deno.xz"), xz.stdout);
   }
+  if (!opts.noVulkan) await sh("apt-get", ["download", "-qq", "libvulkan1"], out);
   await Deno.writeTextFile(join(out, "run.sh"), RUN_SH, { mode: 0o755 });
   const sizes: Record<string, number> = {};
   for await (const e of Deno.readDir(out)) {
@@ -114,10 +119,17 @@ if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
     strict: true,
-    options: { out: { type: "string" }, "skip-deno": { type: "boolean", default: false } },
+    options: {
+      out: { type: "string" },
+      "skip-deno": { type: "boolean", default: false },
+      "no-vulkan": { type: "boolean", default: false },
+    },
   });
   const out = values.out ?? join(CHECKOUT_DIR, ".device");
-  const sizes = await devicePack(out, { skipDeno: values["skip-deno"] });
+  const sizes = await devicePack(out, {
+    skipDeno: values["skip-deno"],
+    noVulkan: values["no-vulkan"],
+  });
   for (const [name, size] of Object.entries(sizes)) {
     console.log(`${relative(CHECKOUT_DIR, join(out, name))}: ${(size / 2 ** 20).toFixed(1)} MiB`);
   }
