@@ -20,7 +20,6 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend/mod.ts";
 import { resolveTrainConfig } from "../lib/train/config.ts";
 import { createExperiment } from "../lib/train/experiment.ts";
