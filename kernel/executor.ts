@@ -1,7 +1,13 @@
 /**
  * Main-thread side of cell execution: owns the executor worker, runs compiled cells in it,
  * interrupts them (shared flag for busy loops, message for awaiting cells) and restarts the worker
- * as a last resort when code ignores the interrupt.
+ * only when asked twice.
+ *
+ * Interrupts keep state, as ipykernel does with C extensions: the first one stops instrumented code
+ * at once; a synchronous call that cannot be stopped (an uninstrumented module, a long library
+ * call) runs to its end, then the cell stops with `KeyboardInterrupt`. If the cell has not stopped
+ * after {@link INTERRUPT_GRACE_MS}, the cell's stderr says so, once, and that a second interrupt
+ * resets the kernel. Only that second interrupt (or a restart) replaces the worker, losing its state.
  *
  * @example
  * ```ts
@@ -21,12 +27,20 @@ import {
 } from "./executor_protocol.ts";
 import { INTERRUPT_ENAME } from "./runtime_contract.ts";
 
-/** Milliseconds an interrupted cell gets to stop before the worker is replaced. */
+/** Milliseconds an interrupted cell gets to stop before its stderr says what a second interrupt does. */
 export const INTERRUPT_GRACE_MS = 1500;
+
+/** What the cell's stderr says when an interrupted cell is still in a synchronous call. */
+export const WAITING_NOTICE =
+  "KeyboardInterrupt: waiting for a synchronous call that cannot be stopped; the cell stops when " +
+  "it returns. Interrupt again to reset the kernel (its state will be lost).\n";
 
 interface Running {
   cellId: number;
+  parent: number;
   resolve: (o: CellOutcome) => void;
+  /** An interrupt of this cell is pending (it has not stopped yet). */
+  interrupted: boolean;
 }
 
 /** Runs cells in one persistent worker. */
@@ -85,7 +99,7 @@ export class Executor {
   ): Promise<CellOutcome> {
     await this.#ready;
     return new Promise<CellOutcome>((resolve) => {
-      this.#running = { cellId, resolve };
+      this.#running = { cellId, parent, resolve, interrupted: false };
       this.#send({ type: "run", cellId, js, parent, allowStdin });
     });
   }
@@ -97,22 +111,33 @@ export class Executor {
 
   /**
    * Interrupts the running cell: raises the shared flag (stops synchronous loops at the next guard
-   * call), cancels a blocked `prompt()`, and tells the worker to reject an awaiting cell. If the
-   * cell has not stopped after {@link INTERRUPT_GRACE_MS}, the worker is replaced.
+   * call, and the library between kernels), cancels a blocked `prompt()`, and tells the worker to
+   * reject an awaiting cell. A cell still running after {@link INTERRUPT_GRACE_MS} gets
+   * {@link WAITING_NOTICE} on its stderr; a second interrupt of the same cell replaces the worker.
    */
   interrupt(): void {
+    const running = this.#running;
+    if (running?.interrupted) {
+      this.#replace("a second interrupt reset the kernel; its state was lost");
+      return;
+    }
     Atomics.store(this.#ctrl, CTRL.INTERRUPT, 1);
     if (Atomics.load(this.#ctrl, CTRL.STDIN_STATE) === 0) {
       Atomics.store(this.#ctrl, CTRL.STDIN_STATE, 2);
       Atomics.notify(this.#ctrl, CTRL.STDIN_STATE);
     }
     this.#send({ type: "interrupt" });
-    if (this.#running && this.#watchdog === undefined) {
-      const cellId = this.#running.cellId;
+    if (running) {
+      running.interrupted = true;
       this.#watchdog = setTimeout(() => {
         this.#watchdog = undefined;
-        if (this.#running?.cellId === cellId) {
-          this.#replace("the cell ignored the interrupt; the kernel's state was reset");
+        if (this.#running === running) {
+          this.onMessage({
+            type: "stream",
+            name: "stderr",
+            text: WAITING_NOTICE,
+            parent: running.parent,
+          });
         }
       }, INTERRUPT_GRACE_MS);
     }

@@ -474,6 +474,9 @@ async function run(msg: Extract<ToWorker, { type: "run" }>): Promise<void> {
     const promise = evaluateCell(msg.js);
     promise.catch(() => {}); // if the race is lost to an interrupt, its rejection is expected
     const value = await Promise.race([promise, interrupted]);
+    // Interrupted during a call that could not be stopped, and the cell then ended: it stops with
+    // KeyboardInterrupt all the same (what it did stays, as in ipykernel).
+    if (Atomics.load(ctrl, CTRL.INTERRUPT) === 1) throw new InterruptError();
     if (value === undefined) outcome = { status: "ok" };
     else outcome = { status: "ok", result: await Promise.race([toBundle(value), interrupted]) };
   } catch (e) {

@@ -26,6 +26,7 @@ class Kernel:
 
     def __init__(self, tmp, name, extra_env=None, transport="tcp", settle=True):
         ip = "127.0.0.1" if transport == "tcp" else os.path.join(tmp, name + "-ipc")
+        self.dir = tmp
         self.conn_file = os.path.join(tmp, name + "-connection.json")
         write_connection_file(self.conn_file, ip=ip, transport=transport,
                               key=os.urandom(16).hex().encode())
@@ -455,9 +456,42 @@ def s_interrupt(k):
            "await new Promise((_, rej) => sig.addEventListener('abort', () => rej(new Error('saw abort'))));",
         "message")
     out["state"] = value(kc, "kept")
-    # Code the compiler did not instrument ignores the guard: the worker is replaced.
-    out["uninstrumented"] = interrupt_case(k, "eval('while (true) {}')", "message")
+    # A synchronous call the compiler did not instrument (a 3-second spin from a module of plain
+    # JavaScript, called in a loop): the first interrupt waits for it, says so once on the cell's
+    # stderr, and the cell stops with KeyboardInterrupt when the call returns; nothing is lost.
+    spin = os.path.join(k.dir, "spin.js")
+    with open(spin, "w") as f:
+        f.write("export function spin(ms) { const t = Date.now(); while (Date.now() - t < ms) {} }\n")
+    run(kc, f"// @ts-nocheck\nimport {{ spin }} from 'file://{spin}';\nlet spins = 0;")
+    msg_id = kc.execute("// @ts-nocheck\nfor (let i = 0; i < 10; i++) { spin(3000); spins++; }")
+    time.sleep(0.5)
+    t0 = time.time()
+    control_request(kc, "interrupt_request")
+    reply = shell_reply(kc, msg_id)["content"]
+    stop_s = time.time() - t0
+    msgs = collect(kc, msg_id)
+    stderr = "".join(m["content"]["text"] for m in msgs
+                     if m["msg_type"] == "stream" and m["content"]["name"] == "stderr")
+    out["sync_call"] = {"reply": reply, "stop_s": stop_s, "stderr": stderr}
+    out["sync_call_state"] = value(kc, "kept + ' ' + spins")
+    # Code that never returns: the notice, then a second interrupt resets the kernel.
+    msg_id = kc.execute("// @ts-nocheck\neval('while (true) {}')")
+    time.sleep(0.5)
+    t0 = time.time()
+    control_request(kc, "interrupt_request")
+    time.sleep(2.0)  # past the grace period: the notice is out, the worker still busy
+    out["endless_alive_after_first"] = k.proc.poll() is None
+    control_request(kc, "interrupt_request")
+    reply = shell_reply(kc, msg_id)["content"]
+    msgs = collect(kc, msg_id)
+    out["endless"] = {
+        "reply": reply,
+        "stop_s": time.time() - t0,
+        "stderr": "".join(m["content"]["text"] for m in msgs
+                          if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"),
+    }
     out["after_reset"] = value(kc, "1 + 1")
+    out["state_after_reset"] = value(kc, "// @ts-nocheck\ntypeof kept")
     out["alive"] = k.proc.poll() is None
     return out
 

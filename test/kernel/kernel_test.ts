@@ -258,12 +258,23 @@ Deno.test("kernel: interrupts by message and SIGINT, awaiting and busy cells", a
   assert.equal(r.ticks_after, "0"); // the interrupted cell's interval no longer runs
   assert.equal((r.signal_aborted as unknown as { reply: Json }).reply.ename, "KeyboardInterrupt");
   assert.equal(r.state, '"still here"');
-  // Uninstrumented busy code: the worker is replaced within the grace period, the kernel lives.
-  const un = r.uninstrumented as { reply: Json; stop_s: number };
-  assert.equal(un.reply.ename, "KeyboardInterrupt");
-  assert.match(String(un.reply.evalue), /state was reset/);
-  assert.ok(un.stop_s < 3, `replacement took ${un.stop_s}s`);
+  // A synchronous call that cannot be stopped: the first interrupt waits for it (the notice on the
+  // cell's stderr, once), the cell stops with KeyboardInterrupt when it returns, state kept.
+  const sync = r.sync_call as unknown as { reply: Json; stop_s: number; stderr: string };
+  assert.equal(sync.reply.ename, "KeyboardInterrupt");
+  assert.ok(sync.stop_s > 1.5 && sync.stop_s < 4, `stopped after ${sync.stop_s}s`);
+  assert.equal(sync.stderr.match(/waiting for a synchronous call/g)?.length, 1, sync.stderr);
+  assert.match(sync.stderr, /Interrupt again to reset the kernel/);
+  assert.equal(r.sync_call_state, '"still here 1"', "the variables and the finished call's effect");
+  // Code that never returns: only the second interrupt replaces the worker (state lost).
+  assert.equal(r.endless_alive_after_first, true);
+  const endless = r.endless as unknown as { reply: Json; stop_s: number; stderr: string };
+  assert.equal(endless.reply.ename, "KeyboardInterrupt");
+  assert.match(String(endless.reply.evalue), /second interrupt reset the kernel/);
+  assert.match(endless.stderr, /waiting for a synchronous call/);
+  assert.ok(endless.stop_s < 4, `the reset took ${endless.stop_s}s`);
   assert.equal(r.after_reset, "2");
+  assert.equal(r.state_after_reset, '"undefined"');
   assert.equal(r.alive, true);
 });
 
