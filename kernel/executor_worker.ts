@@ -12,6 +12,7 @@ import {
   DISPLAY_SYMBOL,
   DISPLAY_TRANSPORT_SYMBOL,
   GUARD_NAME,
+  INTERRUPT_CHECK_SYMBOL,
   INTERRUPT_SIGNAL_SYMBOL,
 } from "./runtime_contract.ts";
 import { encodeBase64 } from "./base64.ts";
@@ -370,6 +371,10 @@ function installGlobals(): void {
   G[GUARD_NAME] = () => {
     if (Atomics.load(ctrl, CTRL.INTERRUPT) === 1) throw new InterruptError();
   };
+  Object.defineProperty(globalThis, Symbol.for(INTERRUPT_CHECK_SYMBOL), {
+    value: G[GUARD_NAME],
+    configurable: true,
+  });
   Object.defineProperty(globalThis, Symbol.for(INTERRUPT_SIGNAL_SYMBOL), {
     get: () => controller.signal,
     configurable: true,

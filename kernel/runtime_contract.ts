@@ -21,6 +21,13 @@ export { GUARD_NAME } from "./compiler/types.ts";
 export const INTERRUPT_SIGNAL_SYMBOL = "teskd.kernel.interruptSignal";
 
 /**
+ * Well-known symbol under which `globalThis` exposes the interrupt check for libraries: a function
+ * that throws the kernel's interrupt error when the user interrupted the cell. It reads the flag in
+ * shared memory, so it works inside a long synchronous call (a library checks it between kernels).
+ */
+export const INTERRUPT_CHECK_SYMBOL = "teskd.kernel.interruptCheck";
+
+/**
  * Well-known symbol under which `globalThis` exposes the display transport for libraries:
  * `{ display(value, opts?: { id? }): void; update(id, value): void }` (the cells' `display` and
  * `updateDisplay`, reachable without importing kernel code).

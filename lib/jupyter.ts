@@ -1,8 +1,9 @@
 /**
  * The only contract between the library and a Jupyter kernel, defined once: the display protocol's
- * method symbol, and the two well-known globals the teskd kernel publishes (the running cell's
- * interrupt signal and the display transport). The library never imports kernel code; without the
- * kernel (headless runs) both globals are absent and everything here returns undefined.
+ * method symbol, and the well-known globals the teskd kernel publishes (the running cell's
+ * interrupt signal and interrupt check, and the display transport). The library never imports
+ * kernel code; without the kernel (headless runs) the globals are absent and everything here
+ * returns undefined.
  *
  * @module
  */
@@ -15,6 +16,13 @@ export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as n
 
 /** Symbol under which the teskd kernel exposes a getter returning the running cell's AbortSignal. */
 export const KERNEL_INTERRUPT_SIGNAL: symbol = Symbol.for("teskd.kernel.interruptSignal");
+
+/**
+ * Symbol under which the teskd kernel exposes its interrupt check: a function that throws the
+ * kernel's interrupt error (`KeyboardInterrupt`) once the user interrupted the running cell. It
+ * reads shared memory, so it answers inside a long synchronous call, where the signal cannot.
+ */
+export const KERNEL_INTERRUPT_CHECK: symbol = Symbol.for("teskd.kernel.interruptCheck");
 
 /** Symbol under which the teskd kernel exposes its {@link DisplayTransport}. */
 export const KERNEL_DISPLAY: symbol = Symbol.for("teskd.kernel.display");
@@ -32,6 +40,12 @@ export function kernelInterruptSignal(): AbortSignal | undefined {
   const g = (globalThis as unknown as Record<symbol, unknown>)[KERNEL_INTERRUPT_SIGNAL];
   const v = typeof g === "function" ? (g as () => unknown)() : g;
   return v instanceof AbortSignal ? v : undefined;
+}
+
+/** The kernel's interrupt check, or undefined when not running in the teskd kernel. */
+export function kernelInterruptCheck(): (() => void) | undefined {
+  const f = (globalThis as unknown as Record<symbol, unknown>)[KERNEL_INTERRUPT_CHECK];
+  return typeof f === "function" ? f as () => void : undefined;
 }
 
 /** The kernel's display transport, or undefined when not running in the teskd kernel. */

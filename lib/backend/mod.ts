@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { checkKernelsOf } from "./interrupt_check.ts";
 import * as tf from "@tensorflow/tfjs";
 import { readEnv } from "./env.ts";
 import { registerFastCpuBackend } from "./cpu/mod.ts";
@@ -126,6 +127,7 @@ async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEn
     // Loaded with the backend only: a CPU run never touches the WebGPU module.
     (await import("./webgpu_addn.ts")).registerChunkedWebGpuAddN();
     (await import("./webgpu_sgd.ts")).registerWebGpuSgd();
+    checkKernelsOf("webgpu"); // the kernel's interrupt between kernels (interrupt_check.ts)
   }
   if (name === "cpu") {
     // The CPU path is tfjs's cpu backend with its heavy kernels replaced: oneDNN through FFI where

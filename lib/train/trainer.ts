@@ -48,6 +48,7 @@ import { type ForwardBackward, forwardBackward, secondForwardBackward } from "..
 import { correct } from "./evaluate.ts";
 import { crossEntropy } from "../losses/losses.ts";
 import { kernelInterruptSignal } from "../jupyter.ts";
+import { withoutInterruptChecks } from "../backend/interrupt_check.ts";
 import type { Module } from "../nn/module.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { learningRate, type ScheduleConfig, validateSchedule } from "./schedule.ts";
@@ -389,7 +390,7 @@ export class Trainer {
     } finally {
       // Whatever stops the epoch (an interrupt, an error), the steps already queued are accounted
       // for: applied ones recorded, a non-finite one reported (its error then wins).
-      await this.#settle(pending, p);
+      await withoutInterruptChecks(() => this.#settle(pending, p));
     }
     if (p.batchesDone === 0) {
       throw new Error(`Trainer: epoch ${p.epoch} of the training data is empty`);
@@ -452,12 +453,17 @@ export class Trainer {
         healthy.assign(tf.mul(healthy, tf.cast(finite, "float32")));
       });
       this.optimizer.lr = lr;
-      this.optimizer.step(r.grads, healthy as tf.Scalar);
-      tf.tidy(() => {
-        const apply = tf.notEqual(healthy, 0);
-        buffers.forEach((b, i) => b.variable.assign(tf.where(apply, b.variable, saved[i])));
+      withoutInterruptChecks(() => {
+        this.optimizer.step(r!.grads, healthy as tf.Scalar);
+        tf.tidy(() => {
+          const apply = tf.notEqual(healthy, 0);
+          buffers.forEach((b, i) => b.variable.assign(tf.where(apply, b.variable, saved[i])));
+        });
       });
       return { ...stats, lr, images: batch.n, started };
+    } catch (e) {
+      withoutInterruptChecks(() => buffers.forEach((b, i) => b.variable.assign(saved[i])));
+      throw e;
     } finally {
       r?.dispose();
       tf.dispose([x, y, ...(index ? [index] : []), ...saved]);
@@ -516,12 +522,13 @@ export class Trainer {
       if (this.secondOptimizer !== undefined) {
         await this.#withSecondStep({ x, y, index, step: this.#step }, lr, step.grads, p, terms);
       } else {
+        // Applied whole: a kernel's interrupt may stop the step before this, never inside it.
         this.optimizer.lr = lr;
-        this.optimizer.step(step.grads);
+        withoutInterruptChecks(() => this.optimizer.step(step.grads));
       }
       return { total, terms, correct: correctByHead, gradNorm };
     } catch (e) {
-      buffers.forEach((b, i) => b.variable.assign(saved[i]));
+      withoutInterruptChecks(() => buffers.forEach((b, i) => b.variable.assign(saved[i])));
       throw e;
     } finally {
       r?.dispose();
@@ -549,7 +556,7 @@ export class Trainer {
     let r: ForwardBackward | undefined;
     try {
       main.lr = lr;
-      main.step(grads);
+      withoutInterruptChecks(() => main.step(grads));
       r = secondForwardBackward(this.#opts.distiller, batch);
       const names = Object.keys(r.terms);
       const stats = tf.stack([r.total, ...names.map((n) => r!.terms[n])]);
@@ -563,10 +570,12 @@ export class Trainer {
         );
       }
       second.lr = lr;
-      second.step(r.grads);
+      withoutInterruptChecks(() => second.step(r!.grads));
     } catch (e) {
-      params.forEach((w, i) => w.assign(before[i]));
-      main.loadState(state);
+      withoutInterruptChecks(() => {
+        params.forEach((w, i) => w.assign(before[i]));
+        main.loadState(state);
+      });
       throw e;
     } finally {
       r?.dispose();

@@ -496,6 +496,70 @@ def s_interrupt(k):
     return out
 
 
+TRAINING_SETUP = """
+import { createExperiment, initBackend, resolveTrainConfig, Trainer } from "teskd";
+await initBackend("cpu");
+// Full-width ResNet-18 at batch 128: a step takes seconds on two cores.
+let report = true;
+async function makeTrainer() {
+  const exp = await createExperiment(resolveTrainConfig({
+    method: "baseline",
+    data: { dataset: "synthetic", synthetic: { size: 32, train: 256, test: 16, classes: 10 },
+            batchSize: 128, evalBatchSize: 16, workers: 0 },
+    model: { network: "cifarresnet18" },
+    schedule: { epochs: 1, milestones: [] },
+    backend: "cpu",
+    outDir: "unused",
+  }));
+  const stepSeconds: number[] = [];
+  let last = performance.now();
+  const t = new Trainer({ ...exp.trainerOptions(), onStep: (s) => {
+    stepSeconds.push((performance.now() - last) / 1000);
+    last = performance.now();
+    // display() reaches the frontend at once (stdout is batched until the worker's next turn)
+    if (report) display(`step ${s.globalStep} done`);
+  } });
+  return { t, stepSeconds };
+}
+const run = await makeTrainer();
+const kept = "still here";
+"""
+
+
+def s_interrupt_training(k):
+    """Trainer.fit() interrupted inside a step of seconds: it stops within a kernel's time (the
+    engine checks between kernels), the step is not applied, and fit() continues to the result of an
+    uninterrupted run."""
+    kc = k.kc
+    out = {}
+    out["setup"] = value(kc, TRAINING_SETUP + "\nrun.t.globalStep")
+    msg_id = kc.execute("await run.t.fit();")
+    # Once the first step is done, interrupt half a second into the second (steps take seconds).
+    deadline = time.time() + TIMEOUT
+    while True:
+        m = next_iopub(kc, msg_id, deadline)
+        if m["msg_type"] == "display_data" and \
+                "step 1 done" in m["content"]["data"].get("text/plain", ""):
+            break
+    time.sleep(0.5)
+    t0 = time.time()
+    control_request(kc, "interrupt_request")
+    out["reply"] = shell_reply(kc, msg_id)["content"]
+    out["stop_s"] = time.time() - t0
+    collect(kc, msg_id)
+    run(kc, "report = false;")
+    out["after_interrupt"] = value(kc, "`${kept} ${run.t.globalStep} ${run.t.history.length}`")
+    out["resumed"] = value(kc, "await run.t.fit(); run.t.history.length")
+    out["step_seconds"] = value(kc, "JSON.stringify(run.stepSeconds)")
+    out["same_as_uninterrupted"] = value(
+        kc,
+        "const whole = await makeTrainer(); await whole.t.fit();\n"
+        "JSON.stringify(whole.t.history.map((r) => [r.loss, r.terms, r.eval])) === "
+        "JSON.stringify(run.t.history.map((r) => [r.loss, r.terms, r.eval]))")
+    out["alive"] = k.proc.poll() is None
+    return out
+
+
 def s_shutdown(k):
     kc = k.kc
     run(kc, "'persist-marker-1'")
@@ -538,6 +602,7 @@ GROUPS = {
               s_display, s_comms, s_stdin, s_history],
     "wire": [s_wire],
     "interrupt": [s_typecheck_busy, s_interrupt],
+    "interrupt_training": [s_interrupt_training],
     "lifecycle": [s_shutdown_at_start, s_shutdown, "NEWKERNEL", s_restart],
 }
 

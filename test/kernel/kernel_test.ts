@@ -278,6 +278,22 @@ Deno.test("kernel: interrupts by message and SIGINT, awaiting and busy cells", a
   assert.equal(r.alive, true);
 });
 
+Deno.test("kernel: an interrupt inside a training step of seconds stops it at once, state kept, fit() resumes exactly", async () => {
+  const r = (await group("interrupt_training")).interrupt_training as Record<string, Json>;
+  assert.equal(r.setup, "0", JSON.stringify(r));
+  const reply = r.reply as Json;
+  assert.equal(reply.ename, "KeyboardInterrupt");
+  const steps = JSON.parse(JSON.parse(String(r.step_seconds))) as number[];
+  // the step was stopped inside (it takes seconds), not waited out
+  assert.ok(Number(r.stop_s) < 1, `stopped after ${r.stop_s}s; uninterrupted steps took ${steps}`);
+  assert.ok(Math.min(...steps) > 1, `a step takes seconds here: ${steps}`);
+  // interrupted inside the second step: the first one kept, the second not applied
+  assert.equal(r.after_interrupt, '"still here 1 0"', "the state kept, the step not applied");
+  assert.equal(r.resumed, "1");
+  assert.equal(r.same_as_uninterrupted, "true");
+  assert.equal(r.alive, true);
+});
+
 Deno.test("kernel: shutdown and restart exit cleanly; history persists", async () => {
   const r = await group("lifecycle");
   const early = r.shutdown_at_start as { reply: Json; exit: number };

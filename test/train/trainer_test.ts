@@ -375,3 +375,39 @@ Deno.test("trainer: reading every 4 steps, a NaN step and the steps queued after
   assert.equal(t.globalStep, 9);
   dispose(t);
 });
+
+Deno.test("trainer: the kernel's interrupt between kernels stops a step before its update; fit() goes on as if never stopped", async () => {
+  const CHECK = Symbol.for("teskd.kernel.interruptCheck");
+  let flag = false;
+  const g = globalThis as unknown as Record<symbol, unknown>;
+  g[CHECK] = () => {
+    if (flag) throw new Error("KeyboardInterrupt (test)");
+  };
+  try {
+    let calls = 0;
+    let before: Map<string, Float32Array> | undefined;
+    const t = makeTrainer({
+      // the interrupt arrives inside the 5th step's forward pass, between two kernels
+      loss: (out: TinyOutput, y: tf.Tensor1D): LossResult => {
+        if (out.teacher.logits.shape[0] === 8 && ++calls === 5) flag = true;
+        return ceLoss(out, y);
+      },
+      onStep: (s) => {
+        if (s.globalStep === 4) before = weights(t);
+      },
+    });
+    await assert.rejects(() => t.fit(), /KeyboardInterrupt \(test\)/);
+    flag = false; // as the kernel clears it when the next cell starts
+    assertSameWeights(weights(t), before!);
+    assert.equal(t.globalStep, 4);
+    await t.fit();
+    const whole = makeTrainer();
+    await whole.fit();
+    assert.deepEqual(t.history.map(stable), whole.history.map(stable));
+    assertSameWeights(weights(t), weights(whole));
+    dispose(t);
+    dispose(whole);
+  } finally {
+    delete g[CHECK];
+  }
+});

@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { WASM_URLS } from "./artifacts.ts";
 import { KernelRuntime } from "./runtime.ts";
 import { readEnv } from "../env.ts";
+import { checkedKernel } from "../interrupt_check.ts";
 import {
   allocOutput,
   isResident,
@@ -540,12 +541,15 @@ async function setup(threads: number, request: CpuEngineRequest): Promise<FastCp
     (backend as unknown as { firstUse: boolean }).firstUse = false;
     return backend;
   }, 0);
+  // Every kernel first asks the Jupyter kernel's interrupt check (interrupt_check.ts).
   for (const k of tf.getKernelsForBackend("cpu")) {
-    if (!replaced.has(k.kernelName)) tf.registerKernel({ ...k, backendName: BACKEND_NAME });
+    if (!replaced.has(k.kernelName)) {
+      tf.registerKernel(checkedKernel({ ...k, backendName: BACKEND_NAME }));
+    }
   }
-  for (const k of fast) tf.registerKernel(k);
-  tf.registerKernel(sgdKernel());
-  for (const k of batchNormKernels()) tf.registerKernel(k);
+  for (const k of fast) tf.registerKernel(checkedKernel(k));
+  tf.registerKernel(checkedKernel(sgdKernel()));
+  for (const k of batchNormKernels()) tf.registerKernel(checkedKernel(k));
   return {
     name: BACKEND_NAME,
     engine: choice.kernels.label,
