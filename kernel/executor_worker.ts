@@ -56,6 +56,7 @@ const FLUSH_MS = 30;
 const buffers: Record<"stdout" | "stderr", string> = { stdout: "", stderr: "" };
 let order: ("stdout" | "stderr")[] = [];
 let firstBuffered = 0;
+let lastFlush = 0;
 let flushTimer: TimerId | undefined;
 
 /** Posts all buffered stream text in the order it was written. */
@@ -71,6 +72,7 @@ function flushStreams(): void {
     buffers[name] = "";
   }
   order = [];
+  lastFlush = Date.now();
 }
 
 function write(name: "stdout" | "stderr", text: string): void {
@@ -79,12 +81,16 @@ function write(name: "stdout" | "stderr", text: string): void {
     // Switching streams: flush so the frontend sees the interleaving as written.
     flushStreams();
   }
+  // The first output after a quiet spell is posted at once: it then leaves at the worker's next
+  // turn (a training loop's yield between steps), where the timer below would not be due yet and
+  // would hold it back a whole step. What follows within FLUSH_MS is batched.
+  const quiet = order.length === 0 && Date.now() - lastFlush > FLUSH_MS;
   if (order.length === 0) {
     order.push(name);
     firstBuffered = Date.now();
   }
   buffers[name] += text;
-  if (buffers[name].length >= FLUSH_BYTES || Date.now() - firstBuffered > FLUSH_MS) {
+  if (quiet || buffers[name].length >= FLUSH_BYTES || Date.now() - firstBuffered > FLUSH_MS) {
     flushStreams();
   } else if (flushTimer === undefined) {
     flushTimer = originalSetTimeout(flushStreams, FLUSH_MS);
@@ -465,6 +471,7 @@ function describe(e: unknown): string {
 
 async function run(msg: Extract<ToWorker, { type: "run" }>): Promise<void> {
   Atomics.store(ctrl, CTRL.INTERRUPT, 0);
+  lastFlush = 0; // a cell's first output goes out at once
   currentParent = msg.parent;
   allowStdin = msg.allowStdin;
   controller = new AbortController();

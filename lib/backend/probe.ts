@@ -89,28 +89,22 @@ export async function loadTensorflowBinding(): Promise<{ pkg?: string; error?: s
 }
 
 /**
- * Mesa's Vulkan window-system code prints "XDG_RUNTIME_DIR is invalid or not set in the
- * environment" on every headless machine without a login session, although compute needs no window
- * system. Pointing the variable at a private empty folder (once, only when it is unset) keeps the
- * probe silent; the folder is removed when the process ends.
+ * Mesa's Vulkan window-system code (libwayland's connect) prints "XDG_RUNTIME_DIR is invalid or not
+ * set in the environment" on every headless machine without a login session, although compute
+ * needs no window system. It only checks that the variable holds an absolute path, so, when it is
+ * unset, the probe sets it to the conventional `/run/user/<uid>`: nothing is created, and a
+ * window-system connection then fails quietly, as it should on such a machine.
  */
-async function quietWindowSystem(): Promise<void> {
+function quietWindowSystem(): void {
   if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
-  const dir = await Deno.makeTempDir({ prefix: "teskd-xdg-" });
-  await Deno.chmod(dir, 0o700);
-  Deno.env.set("XDG_RUNTIME_DIR", dir);
-  globalThis.addEventListener("unload", () => {
-    try {
-      Deno.removeSync(dir, { recursive: true });
-    } catch { /* already gone */ }
-  });
+  Deno.env.set("XDG_RUNTIME_DIR", `/run/user/${Deno.uid() ?? 0}`);
 }
 
 /** Asks `navigator.gpu` for its preferred adapter. */
 export async function requestGpuAdapter(): Promise<{ adapter?: GPUAdapter; error?: string }> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) return { error: "navigator.gpu is not available in this runtime" };
-  await quietWindowSystem();
+  quietWindowSystem();
   try {
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) {

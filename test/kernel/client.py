@@ -256,6 +256,27 @@ def s_flood(k):
     return {"text": text, "last_types": types[-3:], "n_stream": types.count("stream")}
 
 
+def s_print_then_busy(k):
+    """A print, a yield, then 3 s of synchronous work (a training loop's shape): the print reaches
+    the frontend at the yield, not after the work."""
+    kc = k.kc
+    t0 = time.time()
+    msg_id = kc.execute('console.log("first");\n'
+                        'await new Promise((r) => setTimeout(r, 0));\n'
+                        'const t = Date.now(); while (Date.now() - t < 3000) {}\n'
+                        'console.log("second");')
+    deadline = time.time() + TIMEOUT
+    arrival = None
+    while arrival is None:
+        m = next_iopub(kc, msg_id, deadline)
+        if m["msg_type"] == "stream" and "first" in m["content"]["text"]:
+            arrival = time.time() - t0
+    shell_reply(kc, msg_id)
+    rest = collect(kc, msg_id)
+    second = "".join(m["content"]["text"] for m in rest if m["msg_type"] == "stream")
+    return {"first_after_s": arrival, "cell_s": time.time() - t0, "second": second}
+
+
 def s_display(k):
     kc = k.kc
     return {
@@ -599,7 +620,7 @@ def s_restart(k):
 
 GROUPS = {
     "basic": [s_kernel_info, s_execute, s_silent, s_state, s_introspect, s_errors, s_stop_on_error, s_flood,
-              s_display, s_comms, s_stdin, s_history],
+              s_print_then_busy, s_display, s_comms, s_stdin, s_history],
     "wire": [s_wire],
     "interrupt": [s_typecheck_busy, s_interrupt],
     "interrupt_training": [s_interrupt_training],
