@@ -27,6 +27,7 @@ import {
 } from "../lib/backend/cpu/engine.ts";
 import { ResNet } from "../lib/models/resnet.ts";
 import { createTeacher } from "../lib/models/mod.ts";
+import { median, referencePython } from "./reference_tools.ts";
 
 interface Options {
   batch: number;
@@ -87,11 +88,6 @@ function parseArgs(args: string[]): Options {
     o[key] = v;
   }
   return o;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** A trainable network: its variables, a forward pass to logits, and a release. */
@@ -286,7 +282,7 @@ async function torchMs(
 ): Promise<number | string> {
   const script = new URL("./torch_reference.py", import.meta.url).pathname;
   try {
-    const out = await new Deno.Command("/usr/bin/python3", {
+    const out = await new Deno.Command(referencePython(), {
       args: [script, String(batch), String(threads), String(steps), mode],
       stdout: "piped",
       stderr: "piped",

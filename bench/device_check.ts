@@ -26,6 +26,7 @@ import { createExperiment } from "../lib/train/experiment.ts";
 import { type StepInfo, Trainer } from "../lib/train/trainer.ts";
 import { countJunit, type TestCounts } from "../tools/test.ts";
 import { formatGpuReport, type GpuBenchResult, measureGpu } from "./gpu.ts";
+import { median } from "./reference_tools.ts";
 
 /** The WebGPU test files the check runs. */
 export const WEBGPU_TESTS = [
@@ -159,7 +160,6 @@ async function compareTrainer(o: DeviceCheckOptions): Promise<TrainerComparison>
     const maxRelDiff = Math.max(
       ...steps.flatMap((s) => [rel(...s.loss), rel(...s.gradNorm), s.maxTermRelDiff]),
     );
-    const sorted = [...gpu.ms].sort((a, b) => a - b);
     // The first step starts from the same weights: everything agrees to float32 rounding there.
     // Later steps inherit the differences, which a kink (ReLU, a near-tie) can amplify in the
     // gradient norm of one step (measured up to 2e-3 on llvmpipe); the loss stays within 1e-4.
@@ -171,7 +171,7 @@ async function compareTrainer(o: DeviceCheckOptions): Promise<TrainerComparison>
       ok,
       steps,
       maxRelDiff,
-      gpuMsPerStep: sorted[Math.floor(sorted.length / 2)],
+      gpuMsPerStep: median(gpu.ms),
     };
   } catch (e) {
     return { ok: false, error: String(e), steps: [], maxRelDiff: NaN, gpuMsPerStep: NaN };

@@ -23,6 +23,7 @@ import {
 } from "../lib/backend/mod.ts";
 import { formatStepProfile, profileStep, type StepProfile } from "../lib/backend/profile.ts";
 import { makeTrainStep } from "./train_step.ts";
+import { median, referencePython } from "./reference_tools.ts";
 
 /** Which model a measurement is of: the teacher alone, or teacher + 3 students. */
 export type GpuBenchModel = "baseline" | "teskd";
@@ -168,8 +169,7 @@ export async function torchReference(
   amp: boolean,
 ): Promise<TorchFigure> {
   if (o.torch === "none") return { ok: false, reason: "not run (--no-torch)" };
-  // Debian's python3 here; on a GPU machine the one that holds PyTorch (device_pack's run.sh).
-  const python = Deno.env.get("TESKD_PYTHON") || "/usr/bin/python3";
+  const python = referencePython();
   const script = new URL("./torch_reference.py", import.meta.url).pathname;
   const args = [script, String(o.batch), String(o.threads), String(o.steps), model];
   args.push("--device", o.torch, "--width", String(o.width), "--warmup", String(o.warmup));
@@ -352,12 +352,6 @@ function checkOptions(o: GpuBenchOptions): void {
   if (!o.models.length || o.models.some((m) => m !== "baseline" && m !== "teskd")) {
     throw new Error(`bench gpu: models must be baseline and/or teskd, got ${o.models.join(",")}`);
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 if (import.meta.main) await benchGpu(Deno.args);

@@ -27,6 +27,7 @@ import { buildDistiller, METHOD_NAMES, resolveMethodConfig } from "../lib/distil
 import { createNetwork } from "../lib/models/registry.ts";
 import type { Network } from "../lib/models/network.ts";
 import { Trainer } from "../lib/train/trainer.ts";
+import { median, referencePython } from "./reference_tools.ts";
 
 /** The methods measured by default: every teacher→student method of the registry. */
 const DEFAULT_METHODS = METHOD_NAMES.filter((m) => m !== "teskd" && m !== "baseline");
@@ -101,7 +102,6 @@ function fixedData(batch: number, steps: number, beforeStep: () => Promise<unkno
   };
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
 
 /** What PyTorch measured for one method (bench/torch_kd_reference.py's JSON line). */
@@ -159,7 +159,7 @@ class TorchSession {
     const script = new URL("./torch_kd_reference.py", import.meta.url).pathname;
     const args = [script, method, String(o.batch), String(o.threads), String(o.steps), "--serve"];
     const s = new TorchSession(
-      new Deno.Command("/usr/bin/python3", {
+      new Deno.Command(referencePython(), {
         args,
         stdin: "piped",
         stdout: "piped",

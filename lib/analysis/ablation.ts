@@ -619,6 +619,15 @@ async function runDetail(
   return "";
 }
 
+/**
+ * Statistics as a table shows them: "79.15 ± 0.20" (two decimals), the mean alone without a std,
+ * "" without a mean.
+ */
+export function meanStdText(s: { mean: number | null; std: number | null }): string {
+  if (s.mean === null) return "";
+  return s.std === null ? s.mean.toFixed(2) : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`;
+}
+
 /** Mean and sample standard deviation (n − 1; null for one value) of the finite numbers. */
 export function sampleStats(
   values: unknown[],
@@ -655,13 +664,7 @@ export function meanStd(
   data.n = st.map((s) => s.n);
   data.mean = st.map((s) => s.mean);
   data.std = st.map((s) => s.std);
-  data.mean_std = st.map((s) =>
-    s.mean === null
-      ? ""
-      : s.std === null
-      ? s.mean.toFixed(2)
-      : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`
-  );
+  data.mean_std = st.map(meanStdText);
   return displayable(aq.table(data), { caption: `${metric}: mean ± std by ${keys.join(", ")}` });
 }
 

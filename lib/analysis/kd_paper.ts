@@ -531,10 +531,8 @@ export async function kdPaperTable(
       note: cell.note ?? null,
     };
   });
-  const cols = Object.keys(rows[0] ?? { source: null });
-  const data: Record<string, unknown[]> = {};
-  for (const c of cols) data[c] = rows.map((r) => r[c as keyof typeof r]);
-  return displayable(aq.table(data), {
+  // no cell left by the filters: still a table (of one column)
+  return displayable(aq.from(rows, rows.length === 0 ? ["source"] : undefined), {
     caption: "published CIFAR-100 top-1 (%) with their protocol, next to measured runs " +
       "(measured = the epoch the source reports; gap = measured − published)",
     head: 40,
@@ -578,9 +576,7 @@ export function teskdAlongside(): ArqueroTable {
             : ""),
     };
   });
-  const data: Record<string, unknown[]> = {};
-  for (const c of Object.keys(rows[0])) data[c] = rows.map((r) => r[c as keyof typeof r]);
-  return displayable(aq.table(data), {
+  return displayable(aq.from(rows), {
     caption: "TESKD paper (top-1 % of the deployed ResNet-18): same setting as a KD cell?",
   });
 }

@@ -217,10 +217,7 @@ export async function paperTable(measured?: string | ArqueroTable): Promise<Arqu
       note: cell.note,
     };
   });
-  const cols = Object.keys(rows[0]);
-  const data: Record<string, unknown[]> = {};
-  for (const c of cols) data[c] = rows.map((r) => r[c as keyof typeof r]);
-  return displayable(aq.table(data), {
+  return displayable(aq.from(rows), {
     caption: "TESKD paper (top-1 % of the deployed ResNet-18) vs measured: final = last epoch, " +
       "best = best from the last milestone on",
     maxColumns: 20,

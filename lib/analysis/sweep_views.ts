@@ -21,7 +21,7 @@
 import * as aq from "arquero";
 import { join } from "node:path";
 import type { EpochRecord } from "../train/trainer.ts";
-import { factorLabel, sampleStats } from "./ablation.ts";
+import { factorLabel, meanStdText, sampleStats } from "./ablation.ts";
 import { Figure, type Trace } from "./figure.ts";
 import { PALETTE } from "./sparkline.ts";
 import { type ArqueroTable, displayable } from "./table.ts";
@@ -339,13 +339,7 @@ export function sweepResults(table: ArqueroTable, opts: SweepResultsOptions = {}
   data.n = used.map((u) => u.length);
   const stats = metricValues.map((v) => used.map((u) => sampleStats(u.map((i) => v[i]))));
   metrics.forEach((m, j) => {
-    data[m] = stats[j].map((s) =>
-      s.mean === null
-        ? ""
-        : s.std === null
-        ? s.mean.toFixed(2)
-        : `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`
-    );
+    data[m] = stats[j].map(meanStdText);
   });
   for (const p of ["method", "recipe", "epochs"]) {
     if (!names.includes(p) || by.includes(p)) continue;

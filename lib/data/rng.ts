@@ -75,6 +75,27 @@ export class SampleRandom {
   }
 }
 
+/**
+ * A stream of uniform floats in [0, 1) from one 32-bit seed (mulberry32, 32 random bits a draw):
+ * for keys that need many draws each (CRD's 16,384 negatives per sample), where hashing every
+ * draw would cost most of the time. Seed it with {@link hash4} of the key.
+ *
+ * @example
+ * ```ts
+ * const next = streamRandom(hash4(seed, step, sample, 0));
+ * const j = Math.floor(next() * n); // 0..n-1
+ * ```
+ */
+export function streamRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Stream id for shuffles, far from the sample indices that per-sample draws use. */
 const SHUFFLE_STREAM = 0x5f3759df;
 

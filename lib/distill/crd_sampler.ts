@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { hash4 } from "../data/rng.ts";
+import { hash4, streamRandom } from "../data/rng.ts";
 
 /** Stream id of CRD's draws, so they never coincide with the data augmentation's (seed, epoch, index) draws. */
 const CRD_STREAM = 0x43524431; // "CRD1"
@@ -110,14 +110,7 @@ export class ContrastSampler {
         );
       }
       const row = out.subarray(b * (k + 1), (b + 1) * (k + 1));
-      let state = hash4(this.#streamSeed, step, sample, 0);
-      // mulberry32: a cheap 32-bit stream per sample, seeded by the (seed, step, sample) hash.
-      const next = () => {
-        state = (state + 0x6d2b79f5) >>> 0;
-        let t = Math.imul(state ^ (state >>> 15), state | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
+      const next = streamRandom(hash4(this.#streamSeed, step, sample, 0));
       if (this.mode === "exact") row[0] = sample;
       else {
         const same = this.#members[this.#labels[sample]];

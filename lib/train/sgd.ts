@@ -23,6 +23,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fusedSgdMomentum } from "../backend/fused_sgd.ts";
+import { withoutInterruptChecks } from "../backend/interrupt_check.ts";
 
 /** What SGD needs of a parameter: its name and its variable (a `NamedTensor` of `lib/nn` fits). */
 export interface SGDParam {
@@ -132,6 +133,11 @@ export class SGD {
    * @throws Error when a gradient names no parameter or has the wrong shape
    */
   step(grads: ReadonlyMap<string, tf.Tensor>, guard?: tf.Scalar): void {
+    // Applied whole: a Jupyter kernel's interrupt (checked between kernels) never splits an update.
+    withoutInterruptChecks(() => this.#update(grads, guard));
+  }
+
+  #update(grads: ReadonlyMap<string, tf.Tensor>, guard: tf.Scalar | undefined): void {
     checkNonNegative("lr", this.lr);
     for (const [name, g] of grads) {
       const p = this.params.get(name);
@@ -221,6 +227,10 @@ export class SGD {
    * @throws Error when a buffer names no parameter or has the wrong shape
    */
   loadState(state: SGDState): void {
+    withoutInterruptChecks(() => this.#loadState(state));
+  }
+
+  #loadState(state: SGDState): void {
     if (!Number.isInteger(state.step) || state.step < 0) {
       throw new Error(`SGD.loadState: step must be a non-negative integer, got ${state.step}`);
     }

@@ -453,6 +453,7 @@ export class Trainer {
         healthy.assign(tf.mul(healthy, tf.cast(finite, "float32")));
       });
       this.optimizer.lr = lr;
+      // The update and the buffers' guard together: an interrupt never falls between them.
       withoutInterruptChecks(() => {
         this.optimizer.step(r!.grads, healthy as tf.Scalar);
         tf.tidy(() => {
@@ -462,7 +463,7 @@ export class Trainer {
       });
       return { ...stats, lr, images: batch.n, started };
     } catch (e) {
-      withoutInterruptChecks(() => buffers.forEach((b, i) => b.variable.assign(saved[i])));
+      buffers.forEach((b, i) => b.variable.assign(saved[i]));
       throw e;
     } finally {
       r?.dispose();
@@ -522,13 +523,12 @@ export class Trainer {
       if (this.secondOptimizer !== undefined) {
         await this.#withSecondStep({ x, y, index, step: this.#step }, lr, step.grads, p, terms);
       } else {
-        // Applied whole: a kernel's interrupt may stop the step before this, never inside it.
         this.optimizer.lr = lr;
-        withoutInterruptChecks(() => this.optimizer.step(step.grads));
+        this.optimizer.step(step.grads);
       }
       return { total, terms, correct: correctByHead, gradNorm };
     } catch (e) {
-      withoutInterruptChecks(() => buffers.forEach((b, i) => b.variable.assign(saved[i])));
+      buffers.forEach((b, i) => b.variable.assign(saved[i]));
       throw e;
     } finally {
       r?.dispose();
@@ -556,7 +556,7 @@ export class Trainer {
     let r: ForwardBackward | undefined;
     try {
       main.lr = lr;
-      withoutInterruptChecks(() => main.step(grads));
+      main.step(grads);
       r = secondForwardBackward(this.#opts.distiller, batch);
       const names = Object.keys(r.terms);
       const stats = tf.stack([r.total, ...names.map((n) => r!.terms[n])]);
@@ -570,12 +570,10 @@ export class Trainer {
         );
       }
       second.lr = lr;
-      withoutInterruptChecks(() => second.step(r!.grads));
+      second.step(r.grads);
     } catch (e) {
-      withoutInterruptChecks(() => {
-        params.forEach((w, i) => w.assign(before[i]));
-        main.loadState(state);
-      });
+      params.forEach((w, i) => w.assign(before[i]));
+      main.loadState(state);
       throw e;
     } finally {
       r?.dispose();
