@@ -13,6 +13,8 @@
  * @module
  */
 import type { EpochRecord } from "../train/trainer.ts";
+import type { Method, MethodConfigBase } from "../distill/method.ts";
+import { getMethod } from "../distill/registry.ts";
 import { Figure, lineChart, type Trace } from "./figure.ts";
 import { PALETTE } from "./sparkline.ts";
 
@@ -132,7 +134,7 @@ export function lossCurves(
 
 /**
  * The weight of each loss term of a method in its training total, from the method's (resolved)
- * config, for {@link lossCurves}'s `weighted`:
+ * config, for {@link lossCurves}'s `weighted`; each method declares them (`Method.lossWeights`):
  * - "baseline": `cls` × 1;
  * - "teskd": `ce_sum` × ce, `kd_sum` × kd, `fea_sum` × fea (these three add up to the total), and
  *   their per-head parts `ce_teacher`, `ce_<level>` × ce, `kd_<level>` × kd, `fea_<level>` × fea for
@@ -156,39 +158,17 @@ export function lossWeights(method: { readonly name: string }): Record<string, n
   if (typeof method?.name !== "string") {
     throw new TypeError("lossWeights: method must be a method config ({ name, … })");
   }
-  // any method's config (interfaces without an index signature), read field by field
-  const fields = method as unknown as Record<string, unknown>;
-  const num = (field: string): number => {
-    const v = fields[field];
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new Error(
-        `lossWeights: method "${method.name}" has no numeric field "${field}" (pass a resolved ` +
-          "config: config.json's method, or resolveTrainConfig(…).method)",
-      );
-    }
-    return v;
-  };
-  if (method.name === "baseline") return { cls: 1 };
-  if (method.name === "teskd") {
-    const [ce, kd, fea] = [num("ce"), num("kd"), num("fea")];
-    const levels = fields.levels;
-    if (!Array.isArray(levels) || !levels.every((l) => typeof l === "string")) {
-      throw new Error(`lossWeights: method "teskd" has no list of levels`);
-    }
-    const w: Record<string, number> = { ce_sum: ce, kd_sum: kd, fea_sum: fea, ce_teacher: ce };
-    for (const l of levels) {
-      Object.assign(w, { [`ce_${l}`]: ce, [`kd_${l}`]: kd, [`fea_${l}`]: fea });
-    }
-    return w;
+  let m: Method<MethodConfigBase>;
+  try {
+    m = getMethod(method.name);
+  } catch (e) {
+    throw new Error(
+      `lossWeights: the loss terms of method "${method.name}" are not known here (${
+        (e as Error).message
+      })`,
+    );
   }
-  if ("cls" in fields && "div" in fields) {
-    // the toolbox's `cls·CE + div·KL (+ beta·method term)` (lib/losses/kd.ts toolboxLoss)
-    const w: Record<string, number> = { cls: num("cls"), div: num("div") };
-    if ("beta" in fields) w.kd = num("beta");
-    if (method.name === "atsc") w.w = num("w");
-    return w;
-  }
-  throw new Error(`lossWeights: the loss terms of method "${method.name}" are not known here`);
+  return m.lossWeights(method);
 }
 
 /**

@@ -10,7 +10,7 @@
 import { attentionLoss } from "../losses/feature_kd.ts";
 import type { Network } from "../models/network.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
+import { checkToolboxWeights, type Method, requireTeacher, toolboxLossWeights } from "./method.ts";
 import { pairTerms, stagePairs } from "./pairs.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
@@ -58,5 +58,6 @@ export const at: Method<AtConfig> = {
   needsTeacher: true,
   defaults: { name: "at", cls: 1, div: 1, beta: 1000, temperature: 4 },
   validate: checkToolboxWeights,
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => new AtDistiller(ctx.student, requireTeacher(ctx, "at"), cfg),
 };

@@ -47,7 +47,13 @@ import type {
   StepOutput,
   TensorBatch,
 } from "./distiller.ts";
-import { checkNumber, checkToolboxWeights, type Method } from "./method.ts";
+import {
+  checkNumber,
+  checkToolboxWeights,
+  type Method,
+  toolboxLossWeights,
+  weightField,
+} from "./method.ts";
 import { SimkdProjector, SimkdStudent } from "./simkd.ts";
 import { DistillState, toolboxOutputs } from "./teacher_student.ts";
 
@@ -339,6 +345,8 @@ export const atsc: Method<AtscConfig> = {
     checkNumber(cfg, "w", source, (v) => v >= 0, "a number ≥ 0");
     checkNumber(cfg, "factor", source, (v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1");
   },
+  // and the weight-drift anchor `w·Σ‖W − W0‖²`
+  lossWeights: (cfg) => ({ ...toolboxLossWeights(cfg), w: weightField(cfg, "w") }),
   build: (ctx, cfg) => {
     const teachers = ctx.teachers ?? (ctx.teacher ? [ctx.teacher] : []);
     if (teachers.length === 0) {

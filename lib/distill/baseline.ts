@@ -68,5 +68,6 @@ export const baseline: Method<BaselineConfig> = {
   defaultNetwork: "resnet8x4",
   needsTeacher: false,
   defaults: { name: "baseline" },
+  lossWeights: () => ({ cls: 1 }),
   build: (ctx) => new BaselineDistiller(ctx.student),
 };

@@ -37,6 +37,7 @@ import {
   fieldError,
   type Method,
   requireTeacher,
+  toolboxLossWeights,
 } from "./method.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
@@ -332,6 +333,7 @@ export const crd: Method<CrdConfig> = {
       fieldError(source, "mode", '"exact" or "relax"', cfg.mode);
     }
   },
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => {
     if (ctx.trainLabels === undefined || ctx.trainLabels.length === 0) {
       throw new Error(

@@ -16,7 +16,7 @@ import { Generator } from "../nn/init.ts";
 import { Layer } from "../nn/layer.ts";
 import { poolToSize } from "./align.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkNumber, type Method, requireTeacher } from "./method.ts";
+import { checkNumber, type Method, requireTeacher, toolboxLossWeights } from "./method.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link fitnet}. */
@@ -139,5 +139,6 @@ export const fitnet: Method<FitnetConfig> = {
     checkNumber(cfg, "temperature", source, (v) => v > 0, "a number > 0");
     checkNumber(cfg, "hintLayer", source, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0");
   },
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => new FitnetDistiller(ctx.student, requireTeacher(ctx, "fitnet"), cfg, ctx),
 };

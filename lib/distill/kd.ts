@@ -6,7 +6,7 @@
  */
 import type { Network } from "../models/network.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkNumber, type Method, requireTeacher } from "./method.ts";
+import { checkNumber, type Method, requireTeacher, toolboxLossWeights } from "./method.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link kd}. */
@@ -57,5 +57,6 @@ export const kd: Method<KdConfig> = {
     checkNumber(cfg, "div", source, (v) => v >= 0, "a number ≥ 0");
     checkNumber(cfg, "temperature", source, (v) => v > 0, "a number > 0");
   },
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => new KdDistiller(ctx.student, requireTeacher(ctx, "kd"), cfg),
 };

@@ -74,6 +74,12 @@ export interface Method<C extends MethodConfigBase> {
   validate?(cfg: C, source: string): void;
   /** Builds the method for a student (and teacher). */
   build(ctx: BuildContext, cfg: C): Distiller;
+  /**
+   * The weight of each logged loss term in the training total, from a resolved config: what each
+   * term contributes (`lossCurves(…, { weighted })`). Terms that are breakdowns of another (per-pair
+   * parts) or outside the total have none.
+   */
+  lossWeights(cfg: C): Record<string, number>;
 }
 
 /** The teacher of a context, or a clear error for a method that needs one. */
@@ -99,6 +105,31 @@ export function checkNumber(
 ): void {
   const v = (cfg as Record<string, unknown>)[field];
   if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) fieldError(source, field, want, v);
+}
+
+/**
+ * A loss weight of a config, checked: a config that is not resolved (a field missing) is an error
+ * naming the field, not a NaN in a chart.
+ */
+export function weightField(cfg: MethodConfigBase, field: string): number {
+  const v = (cfg as unknown as Record<string, unknown>)[field];
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new Error(
+      `lossWeights: method "${cfg.name}" has no numeric field "${field}" (pass a resolved ` +
+        "config: config.json's method, or resolveTrainConfig(…).method)",
+    );
+  }
+  return v;
+}
+
+/**
+ * The toolbox's loss weights (`cls·CE + div·KL (+ beta·method term)`, lib/losses/kd.ts
+ * `toolboxLoss`): `cls`, `div`, and the method's term `kd` × beta where the method has one.
+ */
+export function toolboxLossWeights(cfg: MethodConfigBase): Record<string, number> {
+  const w: Record<string, number> = { cls: weightField(cfg, "cls"), div: weightField(cfg, "div") };
+  if ("beta" in cfg) w.kd = weightField(cfg, "beta");
+  return w;
 }
 
 /** Checks the toolbox's shared fields: `cls`, `div` (and `beta` when present) ≥ 0, `temperature` > 0. */

@@ -26,7 +26,13 @@ import { Linear } from "../nn/linear.ts";
 import { Module } from "../nn/module.ts";
 import { poolToSize } from "./align.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkNumber, checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
+import {
+  checkNumber,
+  checkToolboxWeights,
+  type Method,
+  requireTeacher,
+  toolboxLossWeights,
+} from "./method.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link semckd}. */
@@ -244,6 +250,7 @@ export const semckd: Method<SemckdConfig> = {
     checkToolboxWeights(cfg, source);
     checkNumber(cfg, "soft", source, (v) => v > 0, "a number > 0");
   },
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => {
     const b = ctx.batchSize;
     if (b === undefined || !Number.isInteger(b) || b < 4 || b % 4 !== 0) {

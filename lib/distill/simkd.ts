@@ -21,7 +21,7 @@ import { type Layer, ReLU, Sequential } from "../nn/layer.ts";
 import { Module } from "../nn/module.ts";
 import { poolToSize } from "./align.ts";
 import type { DeployedNetwork, FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkNumber, type Method, requireTeacher } from "./method.ts";
+import { checkNumber, type Method, requireTeacher, toolboxLossWeights } from "./method.ts";
 import { TeacherStudentDistiller, toolboxOutputs } from "./teacher_student.ts";
 
 /** Settings of {@link simkd}. */
@@ -175,5 +175,6 @@ export const simkd: Method<SimkdConfig> = {
     checkNumber(cfg, "temperature", source, (v) => v > 0, "a number > 0");
     checkNumber(cfg, "factor", source, (v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1");
   },
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => new SimkdDistiller(ctx.student, requireTeacher(ctx, "simkd"), cfg, ctx),
 };

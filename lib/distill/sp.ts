@@ -10,7 +10,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { similarityLoss } from "../losses/feature_kd.ts";
 import type { Network } from "../models/network.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
+import { checkToolboxWeights, type Method, requireTeacher, toolboxLossWeights } from "./method.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link sp}. */
@@ -59,5 +59,6 @@ export const sp: Method<SpConfig> = {
   needsTeacher: true,
   defaults: { name: "sp", cls: 1, div: 1, beta: 3000, temperature: 4 },
   validate: checkToolboxWeights,
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => new SpDistiller(ctx.student, requireTeacher(ctx, "sp"), cfg),
 };

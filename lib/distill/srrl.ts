@@ -18,7 +18,7 @@ import { Generator } from "../nn/init.ts";
 import { ReLU, Sequential } from "../nn/layer.ts";
 import { Module } from "../nn/module.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
+import { checkToolboxWeights, type Method, requireTeacher, toolboxLossWeights } from "./method.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
 /** Settings of {@link srrl}. */
@@ -105,5 +105,6 @@ export const srrl: Method<SrrlConfig> = {
   needsTeacher: true,
   defaults: { name: "srrl", cls: 1, div: 1, beta: 1, temperature: 4 },
   validate: checkToolboxWeights,
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => new SrrlDistiller(ctx.student, requireTeacher(ctx, "srrl"), cfg, ctx),
 };

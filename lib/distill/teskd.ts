@@ -11,7 +11,7 @@ import { teskdLoss } from "../losses/teskd.ts";
 import { Backbone, type Level, LEVELS } from "../models/backbone.ts";
 import { type Fusion, Teskd, type TeskdOutput } from "../models/teskd.ts";
 import type { DeployedNetwork, Distiller, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkNumber, fieldError, type Method } from "./method.ts";
+import { checkNumber, fieldError, type Method, weightField } from "./method.ts";
 
 /** Settings of {@link teskd} (defaults: the official recipe). */
 export interface TeskdConfig {
@@ -140,6 +140,19 @@ export const teskd: Method<TeskdConfig> = {
     if (typeof cfg.detachTeacher !== "boolean") {
       fieldError(source, "detachTeacher", "true or false", cfg.detachTeacher);
     }
+  },
+  lossWeights(cfg) {
+    // the three sums make the total; each head's part of a sum has the sum's weight (head CE
+    // weights are 1 in this distiller)
+    const [ce, kd, fea] = (["ce", "kd", "fea"] as const).map((f) => weightField(cfg, f));
+    if (!Array.isArray(cfg.levels) || !cfg.levels.every((l) => typeof l === "string")) {
+      throw new Error(`lossWeights: method "teskd" has no list of levels`);
+    }
+    const w: Record<string, number> = { ce_sum: ce, kd_sum: kd, fea_sum: fea, ce_teacher: ce };
+    for (const l of cfg.levels) {
+      Object.assign(w, { [`ce_${l}`]: ce, [`kd_${l}`]: kd, [`fea_${l}`]: fea });
+    }
+    return w;
   },
   build(ctx, cfg) {
     if (!(ctx.student instanceof Backbone)) {

@@ -17,7 +17,13 @@ import { Generator } from "../nn/init.ts";
 import { ReLU, Sequential } from "../nn/layer.ts";
 import { Module } from "../nn/module.ts";
 import type { FrozenOutputs, StepOutput, TensorBatch } from "./distiller.ts";
-import { checkNumber, checkToolboxWeights, type Method, requireTeacher } from "./method.ts";
+import {
+  checkNumber,
+  checkToolboxWeights,
+  type Method,
+  requireTeacher,
+  toolboxLossWeights,
+} from "./method.ts";
 import { pairTerms, stagePairs } from "./pairs.ts";
 import { TeacherStudentDistiller } from "./teacher_student.ts";
 
@@ -118,5 +124,6 @@ export const vid: Method<VidConfig> = {
     checkToolboxWeights(cfg, source);
     checkNumber(cfg, "initPredVar", source, (v) => v > VID_EPS, "a number > 1e-5");
   },
+  lossWeights: toolboxLossWeights,
   build: (ctx, cfg) => new VidDistiller(ctx.student, requireTeacher(ctx, "vid"), cfg, ctx),
 };
