@@ -15,31 +15,26 @@ import {
   TypeCheckCancelled,
 } from "./compiler/types.ts";
 import type { IsCompleteResult } from "./compiler/is_complete.ts";
+import {
+  answers,
+  type CompilerAnswer,
+  type CompilerCall,
+  type CompilerRequest,
+  type CompilerRequestType,
+  type CompilerResponse,
+  type CompilerResults,
+  type Completions,
+} from "./compiler_protocol.ts";
 
-/** A request to the compiler worker. */
-export interface CompilerRequest {
-  id: number;
-  method:
-    | "init"
-    | "compile"
-    | "mapStack"
-    | "commit"
-    | "reset"
-    | "complete"
-    | "inspect"
-    | "isComplete";
-  args: unknown[];
-}
-
-/** The compiler worker's answer to one request. */
-export type CompilerResponse =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: string; cancelled?: boolean };
+export type { Completions } from "./compiler_protocol.ts";
 
 /** What {@linkcode CompilerHost.compile} returns. */
 export interface HostedCompileResult {
+  /** `true` when `js` is present and the cell may run. */
   ok: boolean;
+  /** The compiled cell, to run with `evaluateCell`. */
   js?: string;
+  /** Syntax and type errors; empty when `ok`. */
   diagnostics: CellDiagnostic[];
   /** With `ok`: whether committing the cell would record anything (see CompileResult). */
   declares?: boolean;
@@ -47,12 +42,12 @@ export interface HostedCompileResult {
   mapStack(stack: string): Promise<string>;
 }
 
-/** Completions as CellCompiler.complete returns them. */
-export interface Completions {
-  matches: string[];
-  cursor_start: number;
-  cursor_end: number;
-  metadata: Record<string, unknown>;
+/** A request awaiting its answer. */
+interface Pending {
+  /** Settles the caller's promise with the worker's answer. */
+  answer(response: CompilerResponse): void;
+  /** Rejects the caller's promise (the worker is gone). */
+  fail(error: Error): void;
 }
 
 /**
@@ -69,7 +64,7 @@ export interface Completions {
 export class CompilerHost {
   readonly #worker: Worker;
   #next = 1;
-  #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  #pending = new Map<number, Pending>();
   /** Why the worker is gone (closed, or it died); calls then fail with this. */
   #gone: string | undefined;
   /** Shared with the worker: 1 cancels the type check of the compile in progress. */
@@ -87,15 +82,14 @@ export class CompilerHost {
       const p = this.#pending.get(r.id);
       if (!p) return;
       this.#pending.delete(r.id);
-      if (r.ok) p.resolve(r.value);
-      else p.reject(r.cancelled ? new TypeCheckCancelled() : new Error(r.error));
+      p.answer(r);
     };
     this.#worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       console.error(`teskd kernel: the compiler worker died: ${e.message}`);
       this.#stop(`the compiler worker died (${e.message}); restart the kernel`);
     };
-    this.ready = this.#call("init", [opts, this.#cancel]).then(() => {});
+    this.ready = this.#call({ type: "init", options: opts, cancel: this.#cancel }).then(() => {});
   }
 
   #stop(reason: string): void {
@@ -103,15 +97,27 @@ export class CompilerHost {
     this.#worker.terminate();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of pending) p.reject(new Error(reason));
+    for (const p of pending) p.fail(new Error(reason));
   }
 
-  #call<T>(method: CompilerRequest["method"], args: unknown[]): Promise<T> {
+  /** Sends one request; resolves with the worker's answer, typed by the request's type. */
+  #call<C extends CompilerCall>(call: C): Promise<CompilerResults[C["type"]]> {
     if (this.#gone !== undefined) return Promise.reject(new Error(this.#gone));
     const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#worker.postMessage({ id, method, args } satisfies CompilerRequest);
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, {
+        answer: (r) => {
+          if (!r.ok) return reject(r.cancelled ? new TypeCheckCancelled() : new Error(r.error));
+          // Not the union of answers but an answer of some type: that is what the check can narrow
+          // to this request's type (C["type"], named since `call.type` alone reads as any type).
+          const success: CompilerAnswer<CompilerRequestType> = r;
+          if (answers<C["type"]>(success, call.type)) resolve(success.value);
+          // Cannot happen while both sides speak compiler_protocol.ts; never resolve a wrong type.
+          else reject(new Error(`the compiler answered a ${call.type} request as ${r.type}`));
+        },
+        fail: reject,
+      });
+      this.#worker.postMessage({ ...call, id } satisfies CompilerRequest);
     });
   }
 
@@ -122,8 +128,8 @@ export class CompilerHost {
   async compile(code: string, opts?: { typecheck?: boolean }): Promise<HostedCompileResult> {
     // Reset here, before the request is sent: a cancel() after this line reaches this compile.
     Atomics.store(this.#cancel, 0, 0);
-    const r = await this.#call<Omit<HostedCompileResult, "mapStack">>("compile", [code, opts]);
-    return { ...r, mapStack: (stack) => this.#call<string>("mapStack", [stack]) };
+    const r = await this.#call({ type: "compile", code, options: opts });
+    return { ...r, mapStack: (stack) => this.#call({ type: "mapStack", stack }) };
   }
 
   /** Stops the type check of the compile in progress at its next cancellation point. */
@@ -133,17 +139,17 @@ export class CompilerHost {
 
   /** Makes a cell's declarations visible to later cells; see CellCompiler.commit. */
   async commit(code: string): Promise<void> {
-    await this.#call("commit", [code]);
+    await this.#call({ type: "commit", code });
   }
 
   /** Forgets every committed cell (the runtime lost its state). */
   async reset(): Promise<void> {
-    await this.#call("reset", []);
+    await this.#call({ type: "reset" });
   }
 
   /** Completions at a code-point offset; see CellCompiler.complete. */
   complete(code: string, cursorPos: number): Promise<Completions> {
-    return this.#call("complete", [code, cursorPos]);
+    return this.#call({ type: "complete", code, cursorPos });
   }
 
   /** Signature and JSDoc at a code-point offset; see CellCompiler.inspect. */
@@ -152,12 +158,12 @@ export class CompilerHost {
     cursorPos: number,
     detailLevel: 0 | 1,
   ): Promise<{ found: boolean; data: Record<string, string> }> {
-    return this.#call("inspect", [code, cursorPos, detailLevel]);
+    return this.#call({ type: "inspect", code, cursorPos, detailLevel });
   }
 
   /** Whether `code` is complete; see CellCompiler.isComplete. */
   isComplete(code: string): Promise<IsCompleteResult> {
-    return this.#call("isComplete", [code]);
+    return this.#call({ type: "isComplete", code });
   }
 
   /** Stops the worker; pending and later calls fail. */

@@ -1,13 +1,20 @@
 /**
- * Main-thread side of cell execution: owns the executor worker, runs compiled cells in it,
- * interrupts them (shared flag for busy loops, message for awaiting cells) and restarts the worker
- * only when asked twice.
+ * The kernel's side of cell execution: owns the executor process (executor_host.ts, which holds the
+ * worker that runs user code), runs compiled cells in it, interrupts them, and replaces the process
+ * only when asked twice or when it dies.
  *
  * Interrupts keep state, as ipykernel does with C extensions: the first one stops instrumented code
  * at once; a synchronous call that cannot be stopped (an uninstrumented module, a long library
  * call) runs to its end, then the cell stops with `KeyboardInterrupt`. If the cell has not stopped
  * after {@link INTERRUPT_GRACE_MS}, the cell's stderr says so, once, and that a second interrupt
- * resets the kernel. Only that second interrupt (or a restart) replaces the worker, losing its state.
+ * resets the kernel. Only that second interrupt (or a restart) replaces the executor, losing its
+ * state.
+ *
+ * User code runs in its own process so that running out of memory cannot take the kernel with it:
+ * V8 ends the whole process when a heap reaches its limit, and the system's OOM killer ends the
+ * process holding the memory. Either way this side sees the executor process end, fails the running
+ * cell with {@link OUT_OF_MEMORY_ENAME} (or the exit status), says that the state is lost, and starts
+ * a new executor; the kernel keeps answering.
  *
  * @example
  * ```ts
@@ -18,13 +25,9 @@
  * ```
  * @module
  */
-import {
-  type CellOutcome,
-  CTRL,
-  type FromWorker,
-  STDIN_BUFFER_BYTES,
-  type ToWorker,
-} from "./executor_protocol.ts";
+import { join } from "node:path";
+import type { CellOutcome, FromExecutor, ToExecutor } from "./executor_protocol.ts";
+import { FrameChannel } from "./frame_channel.ts";
 import { INTERRUPT_ENAME } from "./runtime_contract.ts";
 
 /** Milliseconds an interrupted cell gets to stop before its stderr says what a second interrupt does. */
@@ -35,6 +38,26 @@ export const WAITING_NOTICE =
   "KeyboardInterrupt: waiting for a synchronous call that cannot be stopped; the cell stops when " +
   "it returns. Interrupt again to reset the kernel (its state will be lost).\n";
 
+/** Name of the error of a cell that ran out of memory (the executor process ended). */
+export const OUT_OF_MEMORY_ENAME = "OutOfMemoryError";
+
+/** Name of the error of a cell whose executor process ended for another reason. */
+export const EXECUTOR_DIED_ENAME = "ExecutorDied";
+
+/** Environment variable that sets V8's heap limit of the executor process, MiB. */
+export const HEAP_LIMIT_ENV = "TESKD_HEAP_LIMIT_MB";
+
+/** How much of the executor's stderr is kept to tell why it ended. */
+const STDERR_TAIL_BYTES = 16 * 1024;
+
+/** Options of {@link Executor}. */
+export interface ExecutorOptions {
+  /** The deno.json the executor process runs with (its import map); default Deno's discovery. */
+  configPath?: string;
+  /** V8's heap limit of the executor process, MiB; default `$TESKD_HEAP_LIMIT_MB`, else V8's. */
+  heapLimitMb?: number;
+}
+
 interface Running {
   cellId: number;
   parent: number;
@@ -43,45 +66,46 @@ interface Running {
   interrupted: boolean;
 }
 
-/** Runs cells in one persistent worker. */
+/** One executor process and the kernel's connection to it. */
+interface Process {
+  child: Deno.ChildProcess;
+  channel: FrameChannel<ToExecutor, FromExecutor> | null;
+  /** The last bytes it wrote to stderr (V8's fatal OOM message lands here). */
+  stderrTail: string;
+  /** Set when this side ended it on purpose (a reset, a shutdown). */
+  ending: boolean;
+}
+
+/** Runs cells in one persistent executor process. */
 export class Executor {
-  #worker: Worker | null = null;
-  #ctrl = new Int32Array(new SharedArrayBuffer(4 * 4));
-  #stdin = new Uint8Array(new SharedArrayBuffer(STDIN_BUFFER_BYTES));
+  #process: Process | null = null;
   #running: Running | null = null;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
   #ready: Promise<void> = Promise.resolve();
-  /** Called after a worker had to be replaced (its state is gone). */
+  #heapLimitBytes = 0;
+  /** Parent key of the last cell run, for a notice when the executor dies between cells. */
+  #lastParent = 0;
+  #terminated = false;
+  readonly #heapLimitMb: number | undefined;
+  /** Called after the executor had to be replaced (its state is gone). */
   onRestart: () => void = () => {};
 
   /** `onMessage` receives the worker's output, input requests and comm target registrations. */
-  constructor(readonly onMessage: (msg: FromWorker) => void) {}
+  constructor(
+    readonly onMessage: (msg: Exclude<FromExecutor, { type: "ready" | "done" }>) => void,
+    readonly options: ExecutorOptions = {},
+  ) {
+    this.#heapLimitMb = options.heapLimitMb ?? heapLimitFromEnv();
+  }
 
-  /** Starts the worker and waits until it is ready. */
+  /** V8's heap limit in the executor process, bytes (0 until it is ready). */
+  get heapLimitBytes(): number {
+    return this.#heapLimitBytes;
+  }
+
+  /** Starts the executor process and waits until its worker is ready. */
   start(): Promise<void> {
-    const worker = new Worker(new URL("./executor_worker.ts", import.meta.url), {
-      type: "module",
-    });
-    this.#worker = worker;
-    this.#ready = new Promise<void>((resolve, reject) => {
-      worker.onmessage = (e: MessageEvent<FromWorker>) => {
-        const msg = e.data;
-        if (msg.type === "ready") resolve();
-        else if (msg.type === "done") this.#finish(msg.cellId, msg.outcome);
-        else this.onMessage(msg);
-      };
-      worker.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        console.error(`teskd kernel: executor worker failed: ${e.message}`);
-        reject(new Error(`executor worker failed to start: ${e.message}`));
-        if (this.#worker === worker) this.#replace(`the executor failed: ${e.message}`);
-      };
-    });
-    this.#send({
-      type: "init",
-      ctrl: this.#ctrl.buffer as SharedArrayBuffer,
-      stdin: this.#stdin.buffer as SharedArrayBuffer,
-    });
+    this.#ready = this.#launch();
     return this.#ready;
   }
 
@@ -97,7 +121,18 @@ export class Executor {
     parent: number,
     allowStdin: boolean,
   ): Promise<CellOutcome> {
-    await this.#ready;
+    try {
+      await this.#ready;
+    } catch (e) {
+      return {
+        status: "error",
+        ename: EXECUTOR_DIED_ENAME,
+        evalue: (e as Error).message,
+        stack: "",
+        interrupted: false,
+      };
+    }
+    this.#lastParent = parent;
     return new Promise<CellOutcome>((resolve) => {
       this.#running = { cellId, parent, resolve, interrupted: false };
       this.#send({ type: "run", cellId, js, parent, allowStdin });
@@ -105,26 +140,22 @@ export class Executor {
   }
 
   /** Forwards a message (comm traffic, async input replies) to the worker. */
-  post(msg: ToWorker): void {
+  post(msg: ToExecutor): void {
     this.#send(msg);
   }
 
   /**
-   * Interrupts the running cell: raises the shared flag (stops synchronous loops at the next guard
-   * call, and the library between kernels), cancels a blocked `prompt()`, and tells the worker to
-   * reject an awaiting cell. A cell still running after {@link INTERRUPT_GRACE_MS} gets
-   * {@link WAITING_NOTICE} on its stderr; a second interrupt of the same cell replaces the worker.
+   * Interrupts the running cell: the executor process raises the shared flag (stops synchronous
+   * loops at the next guard call, and the library between kernels), cancels a blocked `prompt()`,
+   * and tells the worker to reject an awaiting cell. A cell still running after
+   * {@link INTERRUPT_GRACE_MS} gets {@link WAITING_NOTICE} on its stderr; a second interrupt of the
+   * same cell replaces the executor.
    */
   interrupt(): void {
     const running = this.#running;
     if (running?.interrupted) {
-      this.#replace("a second interrupt reset the kernel; its state was lost");
+      this.#replace(INTERRUPT_ENAME, "a second interrupt reset the kernel; its state was lost");
       return;
-    }
-    Atomics.store(this.#ctrl, CTRL.INTERRUPT, 1);
-    if (Atomics.load(this.#ctrl, CTRL.STDIN_STATE) === 0) {
-      Atomics.store(this.#ctrl, CTRL.STDIN_STATE, 2);
-      Atomics.notify(this.#ctrl, CTRL.STDIN_STATE);
     }
     this.#send({ type: "interrupt" });
     if (running) {
@@ -145,23 +176,137 @@ export class Executor {
 
   /** Delivers the reply of a synchronous `prompt()` to the blocked worker. */
   replySync(value: string): void {
-    const bytes = new TextEncoder().encode(value);
-    const n = Math.min(bytes.length, this.#stdin.length);
-    this.#stdin.set(bytes.subarray(0, n));
-    Atomics.store(this.#ctrl, CTRL.STDIN_LENGTH, n);
-    Atomics.store(this.#ctrl, CTRL.STDIN_STATE, 1);
-    Atomics.notify(this.#ctrl, CTRL.STDIN_STATE);
+    this.#send({ type: "stdin_reply", value });
   }
 
-  /** Stops the worker for good. */
+  /** Stops the executor for good. */
   terminate(): void {
+    this.#terminated = true;
     if (this.#watchdog !== undefined) clearTimeout(this.#watchdog);
-    this.#worker?.terminate();
-    this.#worker = null;
+    this.#end(this.#process);
+    this.#process = null;
   }
 
-  #send(msg: ToWorker): void {
-    this.#worker?.postMessage(msg);
+  #send(msg: ToExecutor): void {
+    this.#process?.channel?.send(msg);
+  }
+
+  /** Starts an executor process, accepts its connection and waits for its worker. */
+  async #launch(): Promise<void> {
+    const dir = await Deno.makeTempDir({ prefix: "teskd-executor-" });
+    const socketPath = join(dir, "executor.sock");
+    const listener = Deno.listen({ transport: "unix", path: socketPath });
+    const args = ["run", "--allow-all", "--no-prompt"];
+    if (this.options.configPath) args.push("--config", this.options.configPath);
+    if (this.#heapLimitMb !== undefined) {
+      args.push(`--v8-flags=--max-old-space-size=${this.#heapLimitMb}`);
+    }
+    args.push(new URL("./executor_host.ts", import.meta.url).pathname, socketPath);
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "piped",
+    }).spawn();
+    const proc: Process = { child, channel: null, stderrTail: "", ending: false };
+    this.#process = proc;
+    this.#watchStderr(proc);
+    const exited = child.status.then((status) => {
+      this.#exited(proc, status);
+      return status;
+    });
+    try {
+      const accepted = await Promise.race([listener.accept(), exited]);
+      if (!("read" in accepted)) throw new Error(this.#why(proc, accepted));
+      const channel = new FrameChannel<ToExecutor, FromExecutor>(accepted);
+      proc.channel = channel;
+      const ready = new Promise<void>((resolve, reject) => {
+        this.#receive(proc, channel, resolve);
+        exited.then((status) => reject(new Error(this.#why(proc, status))));
+      });
+      await ready;
+    } finally {
+      listener.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  async #receive(
+    proc: Process,
+    channel: FrameChannel<ToExecutor, FromExecutor>,
+    ready: () => void,
+  ) {
+    try {
+      for await (const msg of channel.messages()) {
+        if (msg.type === "ready") {
+          this.#heapLimitBytes = msg.heapLimitBytes;
+          ready();
+        } else if (msg.type === "done") this.#finish(msg.cellId, msg.outcome);
+        else this.onMessage(msg);
+      }
+    } catch (e) {
+      console.error(`teskd kernel: executor channel failed: ${(e as Error).message}`);
+      if (this.#process === proc) this.#replace(EXECUTOR_DIED_ENAME, (e as Error).message);
+    }
+  }
+
+  /** Forwards the executor's stderr to the kernel's, keeping its tail. */
+  async #watchStderr(proc: Process): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.child.stderr) {
+      try {
+        await Deno.stderr.write(chunk);
+      } catch {
+        // the kernel's stderr is gone; the tail is still kept
+      }
+      proc.stderrTail = (proc.stderrTail + decoder.decode(chunk, { stream: true }))
+        .slice(-STDERR_TAIL_BYTES);
+    }
+  }
+
+  /** The executor process ended: unless this side ended it, fail the cell and start another. */
+  #exited(proc: Process, status: Deno.CommandStatus): void {
+    proc.channel?.close();
+    if (proc.ending || this.#process !== proc || this.#terminated) return;
+    // Let the last stderr bytes arrive: they say whether V8 ran out of heap.
+    setTimeout(() => {
+      if (this.#process !== proc) return;
+      const oom = isOutOfMemory(proc.stderrTail, status);
+      this.#replace(
+        oom ? OUT_OF_MEMORY_ENAME : EXECUTOR_DIED_ENAME,
+        this.#why(proc, status),
+      );
+    }, 50);
+  }
+
+  /** Why an executor process ended, as a cell's error says it. */
+  #why(proc: Process, status: Deno.CommandStatus): string {
+    const lost = "The executor was restarted: the kernel's state (variables, imports, models) is " +
+      "lost; run the cells again.";
+    const tail = proc.stderrTail;
+    if (
+      /Fatal JavaScript (invalid size error|out of memory)|JavaScript heap out of memory/.test(tail)
+    ) {
+      const limit = this.#heapLimitMb !== undefined
+        ? `${this.#heapLimitMb} MiB, set by ${HEAP_LIMIT_ENV}`
+        : this.#heapLimitBytes > 0
+        ? `about ${Math.round(this.#heapLimitBytes / 2 ** 20)} MiB, V8's default for this machine`
+        : "V8's default for this machine";
+      return `the cell ran out of JavaScript heap memory (the executor's V8 heap limit: ${limit}). ` +
+        `${lost} To raise the limit, set ${HEAP_LIMIT_ENV}=<MiB> in the kernel's environment ` +
+        `("env" in kernel.json) and restart the kernel; large arrays belong in typed arrays or ` +
+        `tensors, which live outside this heap.`;
+    }
+    if (status.signal === "SIGKILL") {
+      return "the executor process was killed (SIGKILL), most likely by the system's " +
+        "out-of-memory killer: the cell's native memory (tensors, WebAssembly memory, buffers) " +
+        `exceeded what the machine or its cgroup allows. ${lost} Use a smaller batch or model, ` +
+        "or lower the engine's tensor memory limit (TESKD_TENSOR_MEMORY_MB) so that it fails " +
+        "with an error first.";
+    }
+    const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+    const last = tail.trim().split("\n").slice(-3).join(" | ");
+    return `the executor process ended unexpectedly (${how})${last ? `: ${last}` : ""}. ${lost}`;
   }
 
   #finish(cellId: number, outcome: CellOutcome): void {
@@ -175,22 +320,57 @@ export class Executor {
     resolve(outcome);
   }
 
-  /** Replaces a stuck or crashed worker; the running cell fails with `reason`. */
-  #replace(reason: string): void {
-    this.#worker?.terminate();
-    this.#worker = null;
+  #end(proc: Process | null): void {
+    if (!proc) return;
+    proc.ending = true;
+    proc.channel?.close();
+    try {
+      proc.child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+  }
+
+  /** Replaces the executor process; the running cell fails with `ename: reason`. */
+  #replace(ename: string, reason: string): void {
+    this.#end(this.#process);
+    this.#process = null;
     const running = this.#running;
-    this.#ctrl.fill(0);
     this.start().catch((e) => console.error(`teskd kernel: ${(e as Error).message}`));
     this.onRestart();
     if (running) {
       this.#finish(running.cellId, {
         status: "error",
-        ename: INTERRUPT_ENAME,
+        ename,
         evalue: reason,
         stack: "",
-        interrupted: true,
+        interrupted: ename === INTERRUPT_ENAME,
+      });
+    } else {
+      // Between cells (a timer or a comm callback): the next output area of the last cell says so.
+      this.onMessage({
+        type: "stream",
+        name: "stderr",
+        text: `${ename}: ${reason}\n`,
+        parent: this.#lastParent,
       });
     }
   }
+}
+
+/** Whether an executor's end was V8 running out of heap (its fatal message, or its trap). */
+function isOutOfMemory(stderrTail: string, status: Deno.CommandStatus): boolean {
+  return /Fatal JavaScript (invalid size error|out of memory)|JavaScript heap out of memory/
+    .test(stderrTail) || status.signal === "SIGKILL";
+}
+
+function heapLimitFromEnv(): number | undefined {
+  const raw = Deno.env.get(HEAP_LIMIT_ENV);
+  if (raw === undefined || raw === "") return undefined;
+  const mb = Number(raw);
+  if (!Number.isInteger(mb) || mb < 16) {
+    console.error(`teskd kernel: ignoring ${HEAP_LIMIT_ENV}=${raw} (want an integer of MiB ≥ 16)`);
+    return undefined;
+  }
+  return mb;
 }

@@ -1,6 +1,9 @@
 /**
- * Messages between the kernel's main thread and the executor worker that runs user code.
- * `parent` fields are keys the main thread maps back to the Jupyter request that caused the output.
+ * Messages between the kernel, the executor process (executor_host.ts) and its worker that runs
+ * user code (executor_worker.ts). The kernel and the executor process exchange
+ * {@link ToExecutor}/{@link FromExecutor} over a socket; the executor process relays them to and
+ * from its worker as {@link ToWorker}/{@link FromWorker}. `parent` fields are keys the kernel maps
+ * back to the Jupyter request that caused the output.
  *
  * @example
  * ```ts
@@ -76,3 +79,15 @@ export type FromWorker =
   /** A frontend comm message (identified by its parent key) has been handled. */
   | { type: "comm_done"; parent: number }
   | { type: "done"; cellId: number; outcome: CellOutcome };
+
+/** A message from the kernel to the executor process (relayed to the worker unless it is the host's). */
+export type ToExecutor =
+  | Exclude<ToWorker, { type: "init" }>
+  /** The reply to a synchronous `prompt()`: the host writes it into the shared stdin buffer. */
+  | { type: "stdin_reply"; value: string };
+
+/** A message from the executor process to the kernel. */
+export type FromExecutor =
+  | Exclude<FromWorker, { type: "ready" }>
+  /** The worker is ready; `heapLimitBytes` is V8's heap limit in that process (for OOM errors). */
+  | { type: "ready"; heapLimitBytes: number };

@@ -13,6 +13,8 @@
  * @module
  */
 import type { ConnectionInfo } from "./connection.ts";
+import { CommRouter } from "./comm_router.ts";
+import { type HelpRequest, pagePayload, parseHelpRequest } from "./pager.ts";
 import { Executor } from "./executor.ts";
 import type { CellOutcome, FromWorker } from "./executor_protocol.ts";
 import type { History } from "./history.ts";
@@ -86,6 +88,8 @@ export interface KernelOptions {
   languageVersion: string;
   /** The sockets, when they are being bound already (kernel/main.ts binds first); else start binds. */
   sockets?: Promise<KernelSockets>;
+  /** The deno.json the executor process runs with (the one the kernel runs with). */
+  configPath?: string;
 }
 
 type Channel = "shell" | "control";
@@ -105,8 +109,7 @@ export class Kernel {
   #wake: (() => void) | null = null;
   #parents = new Map<number, Message>();
   #parentSeq = 0;
-  #commTargets = new Set<string>();
-  #comms = new Map<string, string>();
+  #comms: CommRouter;
   #pendingInputs: { requestId: number; sync: boolean }[] = [];
   #running: Message | null = null;
   /** A cell is being compiled (type-checked); an interrupt now stops it before it runs. */
@@ -118,7 +121,6 @@ export class Kernel {
   readonly closed: Promise<void> = new Promise((r) => (this.#closedResolve = r));
   #handlers: Record<string, Handler>;
   #poller = new SocketPoller();
-  #commWaiters = new Map<number, () => void>();
 
   constructor(
     readonly info: ConnectionInfo,
@@ -126,10 +128,16 @@ export class Kernel {
     readonly options: KernelOptions,
   ) {
     this.#signer = new Signer(info.key);
-    this.#executor = new Executor((m) => this.#fromWorker(m));
+    this.#executor = new Executor((m) => this.#fromWorker(m), {
+      configPath: options.configPath,
+    });
+    this.#comms = new CommRouter({
+      post: (m) => this.#executor.post(m),
+      parentKey: (m) => this.#parentKey(m),
+      refuse: (commId, m) => void this.#publish("comm_close", { comm_id: commId, data: {} }, m),
+    });
     this.#executor.onRestart = () => {
-      this.#commTargets.clear();
-      this.#comms.clear();
+      this.#comms.reset();
       Promise.resolve(this.compiler.reset?.()).catch((e) =>
         console.error(`teskd kernel: compiler reset failed: ${(e as Error).message}`)
       );
@@ -159,7 +167,7 @@ export class Kernel {
       shell: new QueuedSocket(this.#sockets.shell, kick),
       control: new QueuedSocket(this.#sockets.control, kick),
       stdin: new QueuedSocket(this.#sockets.stdin, kick),
-      iopub: new QueuedSocket(this.#sockets.iopub),
+      iopub: new QueuedSocket(this.#sockets.iopub, kick),
     };
     this.#publish("status", { execution_state: "starting" }, null);
     if (this.#poller.mechanism === "timer") {
@@ -173,6 +181,7 @@ export class Kernel {
     this.#poller.add(this.#sockets.control, (f) => this.#receive(f, "control"));
     this.#poller.add(this.#sockets.shell, (f) => this.#receive(f, "shell"));
     this.#poller.add(this.#sockets.stdin, (f) => this.#receiveStdin(f));
+    this.#poller.add(this.#sockets.iopub, (f) => this.#subscribed(f));
     this.#shellLoop();
     // Requests are served while the executor's worker loads: only running code waits for it
     // (Executor.run awaits its start), so kernel_info and the like answer at once. A shutdown
@@ -249,6 +258,19 @@ export class Kernel {
       this.#queue.push(msg);
       this.#wake?.();
     }
+  }
+
+  /**
+   * A client subscribed to iopub: welcome it (protocol 5.4, JEP 65), so it knows from when on it
+   * receives everything. Sent with the subscription as topic, so only prefixes it asked for match.
+   */
+  #subscribed(frames: Uint8Array[]): void {
+    const event = frames[0];
+    if (!event || event[0] !== 1) return; // an unsubscription
+    const topic = event.subarray(1);
+    const subscription = new TextDecoder().decode(topic);
+    const welcome = this.#message("iopub_welcome", { subscription }, null, [topic.slice()]);
+    void this.#out.iopub.send(welcome);
   }
 
   #decode(frames: Uint8Array[], channel: string): Message | null {
@@ -334,8 +356,7 @@ export class Kernel {
         const parent = this.#parents.get(m.parent) ?? null;
         const buffers = (m.buffers ?? []).map((b) => new Uint8Array(b));
         const c = m.content;
-        if (m.msgType === "comm_open") this.#comms.set(String(c.comm_id), String(c.target_name));
-        if (m.msgType === "comm_close") this.#comms.delete(String(c.comm_id));
+        this.#comms.kernelSent(m.msgType, c);
         this.#publish(m.msgType, m.content, parent, m.metadata ?? {}, buffers);
         break;
       }
@@ -353,11 +374,10 @@ export class Kernel {
         break;
       }
       case "comm_target":
-        this.#commTargets.add(m.name);
+        this.#comms.targetRegistered(m.name);
         break;
       case "comm_done":
-        this.#commWaiters.get(m.parent)?.();
-        this.#commWaiters.delete(m.parent);
+        this.#comms.handled(m.parent);
         break;
       default:
         break;
@@ -399,6 +419,8 @@ export class Kernel {
     const stopOnError = c.stop_on_error !== false;
     if (storeHistory) this.#executionCount++;
     const count = this.#executionCount;
+    const help = parseHelpRequest(code);
+    if (help) return this.#help(msg, help, code, count, silent, storeHistory);
     // The compiler worker starts on the cell while this thread publishes its input.
     const compiling = this.#compile(code);
     if (!silent) this.#publish("execute_input", { code, execution_count: count }, msg);
@@ -438,6 +460,44 @@ export class Kernel {
       });
       await this.#publish("status", { execution_state: "idle" }, m);
     }
+  }
+
+  /** `name?` / `name??`: the inspection of `name` in the pager, as ipykernel answers it. */
+  async #help(
+    msg: Message,
+    help: HelpRequest,
+    code: string,
+    count: number,
+    silent: boolean,
+    storeHistory: boolean,
+  ): Promise<void> {
+    if (!silent) this.#publish("execute_input", { code, execution_count: count }, msg);
+    if (storeHistory) void this.options.history.append(count, code);
+    let payload: Record<string, unknown>[] = [];
+    try {
+      const r = await this.compiler.inspect(help.name, help.name.length, help.detailLevel);
+      if (r.found) payload = [pagePayload(r.data)];
+      else if (!silent) {
+        this.#publish(
+          "stream",
+          { name: "stdout", text: `Object \`${help.name}\` not found.\n` },
+          msg,
+        );
+      }
+    } catch (e) {
+      if (!silent) {
+        this.#publish("stream", {
+          name: "stderr",
+          text: `inspect failed: ${(e as Error).message}\n`,
+        }, msg);
+      }
+    }
+    await this.#reply("shell", msg, {
+      status: "ok",
+      execution_count: count,
+      user_expressions: {},
+      payload,
+    }, { status: "ok" });
   }
 
   /**
@@ -630,67 +690,21 @@ export class Kernel {
 
   #commInfo(msg: Message): Promise<void> {
     const target = typeof msg.content.target_name === "string" ? msg.content.target_name : null;
-    const comms: Record<string, { target_name: string }> = {};
-    for (const [id, name] of this.#comms) {
-      if (target === null || target === name) comms[id] = { target_name: name };
-    }
-    return this.#reply("shell", msg, { status: "ok", comms });
+    return this.#reply("shell", msg, { status: "ok", comms: this.#comms.info(target) });
   }
 
-  /** Busy/idle around a comm message, unless a cell runs (its own idle closes the request). */
+  /**
+   * Busy, then idle once its handlers ran, around every comm message, parented to it, also while a
+   * cell runs: ipywidgets sends a model's next update only after the idle of the previous one. An
+   * idle in the middle of a running cell would show the kernel idle, so busy is published again
+   * for the running cell.
+   */
   async #commWithStatus(msg: Message): Promise<void> {
-    const quiet = this.#running !== null;
-    if (!quiet) await this.#publish("status", { execution_state: "busy" }, msg);
-    const key = this.#comm(msg);
-    if (key !== null) {
-      await new Promise<void>((resolve) => {
-        this.#commWaiters.set(key, resolve);
-        setTimeout(resolve, 5000); // a handler that never returns must not hold the status
-      });
-      this.#commWaiters.delete(key);
-    }
-    if (!quiet) await this.#publish("status", { execution_state: "idle" }, msg);
-  }
-
-  /** Handles a frontend comm message; returns the parent key when the worker will ack it. */
-  #comm(msg: Message): number | null {
-    const c = msg.content;
-    const commId = typeof c.comm_id === "string" ? c.comm_id : "";
-    const buffers = msg.buffers.map((b) => b.slice().buffer as ArrayBuffer);
-    const parent = this.#parentKey(msg);
-    switch (msg.header.msg_type) {
-      case "comm_open": {
-        const target = String(c.target_name ?? "");
-        if (!this.#commTargets.has(target)) {
-          console.error(`teskd kernel: comm_open for unknown target ${JSON.stringify(target)}`);
-          this.#publish("comm_close", { comm_id: commId, data: {} }, msg);
-          return null;
-        }
-        this.#comms.set(commId, target);
-        this.#executor.post({
-          type: "comm_open",
-          commId,
-          targetName: target,
-          data: c.data ?? {},
-          buffers,
-          parent,
-        });
-        return parent;
-      }
-      case "comm_msg":
-        if (!this.#comms.has(commId)) {
-          console.error(`teskd kernel: comm_msg for unknown comm ${commId}`);
-          return null;
-        }
-        this.#executor.post({ type: "comm_msg", commId, data: c.data ?? {}, buffers, parent });
-        return parent;
-      case "comm_close":
-        if (!this.#comms.delete(commId)) return null;
-        this.#executor.post({ type: "comm_close", commId, data: c.data ?? {}, parent });
-        return parent;
-      default:
-        console.error(`teskd kernel: unknown message type ${msg.header.msg_type} on shell`);
-        return null;
+    await this.#publish("status", { execution_state: "busy" }, msg);
+    await this.#comms.handle(msg);
+    await this.#publish("status", { execution_state: "idle" }, msg);
+    if (this.#running !== null) {
+      await this.#publish("status", { execution_state: "busy" }, this.#running);
     }
   }
 
@@ -755,7 +769,8 @@ function diagnosticsError(
 function traceback(ename: string, evalue: string, stack: string): string[] {
   const frames = stack.split("\n").filter((l) => /^\s+at /.test(l))
     .filter((l) =>
-      !l.includes("executor_worker.ts") && !l.includes("compiler/eval.ts") && !l.includes("ext:")
+      !l.includes("executor_worker.ts") && !l.includes("/kernel/worker/") &&
+      !l.includes("compiler/eval.ts") && !l.includes("ext:")
     );
   return [`${ename}: ${evalue}`, ...frames];
 }

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     history,
     languageVersion: TYPESCRIPT_VERSION,
     sockets,
+    configPath,
   });
   await kernel.start();
   Deno.addSignalListener("SIGINT", () => kernel.interrupt());

@@ -16,26 +16,51 @@
  * that a synchronous `while (true) {}` stops. It is cheap (one `Atomics.load`).
  */
 export { GUARD_NAME } from "./compiler/types.ts";
+import {
+  JUPYTER_DISPLAY,
+  KERNEL_COMMS,
+  KERNEL_DISPLAY,
+  KERNEL_INTERRUPT_CHECK,
+  KERNEL_INTERRUPT_SIGNAL,
+} from "../lib/jupyter.ts";
 
-/** Well-known symbol under which `globalThis` exposes the running cell's `AbortSignal`. */
-export const INTERRUPT_SIGNAL_SYMBOL = "teskd.kernel.interruptSignal";
+/** The registry key of a well-known symbol of lib/jupyter.ts (`Symbol.for(key)` is the symbol). */
+function keyOf(sym: symbol): string {
+  const key = Symbol.keyFor(sym);
+  if (key === undefined) throw new Error(`${String(sym)} is not a registered symbol`);
+  return key;
+}
+
+// The symbols the library reads are defined once, in lib/jupyter.ts (the library's only contract
+// with a kernel, which must not import kernel code); the runtime publishes under the same keys.
+
+/** Key of the well-known symbol under which `globalThis` exposes the running cell's `AbortSignal`. */
+export const INTERRUPT_SIGNAL_SYMBOL: string = keyOf(KERNEL_INTERRUPT_SIGNAL);
 
 /**
- * Well-known symbol under which `globalThis` exposes the interrupt check for libraries: a function
- * that throws the kernel's interrupt error when the user interrupted the cell. It reads the flag in
- * shared memory, so it works inside a long synchronous call (a library checks it between kernels).
+ * Key of the well-known symbol under which `globalThis` exposes the interrupt check for libraries:
+ * a function that throws the kernel's interrupt error when the user interrupted the cell. It reads
+ * the flag in shared memory, so it works inside a long synchronous call (a library checks it
+ * between kernels).
  */
-export const INTERRUPT_CHECK_SYMBOL = "teskd.kernel.interruptCheck";
+export const INTERRUPT_CHECK_SYMBOL: string = keyOf(KERNEL_INTERRUPT_CHECK);
 
 /**
- * Well-known symbol under which `globalThis` exposes the display transport for libraries:
- * `{ display(value, opts?: { id? }): void; update(id, value): void }` (the cells' `display` and
- * `updateDisplay`, reachable without importing kernel code).
+ * Key of the well-known symbol under which `globalThis` exposes the display transport for
+ * libraries: `{ display(value, opts?: { id? }): void; update(id, value): void }` (the cells'
+ * `display` and `updateDisplay`, reachable without importing kernel code).
  */
-export const DISPLAY_TRANSPORT_SYMBOL = "teskd.kernel.display";
+export const DISPLAY_TRANSPORT_SYMBOL: string = keyOf(KERNEL_DISPLAY);
 
-/** Well-known symbol of the display protocol (Deno's convention): returns a MIME bundle. */
-export const DISPLAY_SYMBOL = "Jupyter.display";
+/**
+ * Key of the well-known symbol under which `globalThis` exposes the comms for libraries (widgets):
+ * `{ open(target, data?, metadata?, buffers?): comm; registerTarget(name, handler) }`, the cells'
+ * `kernel.comms`.
+ */
+export const COMMS_TRANSPORT_SYMBOL: string = keyOf(KERNEL_COMMS);
+
+/** Key of the display protocol's symbol (Deno's convention): a method returning a MIME bundle. */
+export const DISPLAY_SYMBOL: string = keyOf(JUPYTER_DISPLAY);
 
 /** Name of the error raised in a cell that the user interrupted (like Python's KeyboardInterrupt). */
 export const INTERRUPT_ENAME = "KeyboardInterrupt";
@@ -72,8 +97,16 @@ interface TeskdKernelApi {
   input(prompt?: string, options?: { password?: boolean }): Promise<string>;
   readonly interruptSignal: AbortSignal;
   readonly comms: {
-    registerTarget(name: string, handler: (comm: TeskdComm, data: unknown) => void): void;
-    open(targetName: string, data?: unknown, metadata?: Record<string, unknown>): TeskdComm;
+    registerTarget(
+      name: string,
+      handler: (comm: TeskdComm, data: unknown, buffers: ArrayBuffer[]) => void,
+    ): void;
+    open(
+      targetName: string,
+      data?: unknown,
+      metadata?: Record<string, unknown>,
+      buffers?: ArrayBuffer[],
+    ): TeskdComm;
   };
 }
 /** A value that displays as the given MIME bundle. */

@@ -1,5 +1,6 @@
 /**
- * The kernel's ZeroMQ sockets: shell, control and stdin (ROUTER), iopub (PUB), heartbeat (echo).
+ * The kernel's ZeroMQ sockets: shell, control and stdin (ROUTER), iopub (XPUB: a PUB that also
+ * hears subscriptions, for protocol 5.4's `iopub_welcome`), heartbeat (echo).
  * zeromq 6 allows one send at a time per socket, so every socket gets a send queue.
  *
  * @example
@@ -22,7 +23,7 @@ export class QueuedSocket {
    * polled, since a send may consume the socket's readiness signal.
    */
   constructor(
-    readonly socket: zmq.Router | zmq.Publisher,
+    readonly socket: zmq.Router | zmq.XPublisher,
     readonly afterSend: () => void = () => {},
   ) {}
   /** Sends one multipart message after all earlier ones; logs (never throws) on failure. */
@@ -41,7 +42,8 @@ export interface KernelSockets {
   shell: zmq.Router;
   control: zmq.Router;
   stdin: zmq.Router;
-  iopub: zmq.Publisher;
+  /** Receives `[\x01 + topic]` for each subscription (every one: verbosity "allSubs"). */
+  iopub: zmq.XPublisher;
   /** A ROUTER that echoes (as ipykernel's heartbeat device does); REP semantics for clients. */
   heartbeat: zmq.Router;
   close(): void;
@@ -54,7 +56,8 @@ export async function bindSockets(info: ConnectionInfo): Promise<KernelSockets> 
   const shell = new zmq.Router(opts);
   const control = new zmq.Router(opts);
   const stdin = new zmq.Router(opts);
-  const iopub = new zmq.Publisher({ linger: 1000 });
+  // Every subscription is passed up, not only the first of a topic: each new client gets a welcome.
+  const iopub = new zmq.XPublisher({ linger: 1000, verbosity: "allSubs" });
   const heartbeat = new zmq.Router(opts);
   const all = [shell, control, stdin, iopub, heartbeat];
   const close = () => {
@@ -105,11 +108,14 @@ export interface SocketPollerOptions {
   recheckMs?: number;
 }
 
+/** A socket the poller can read: the ROUTERs, and the XPUB (its subscriptions). */
+export type PolledSocket = zmq.Router | zmq.XPublisher;
+
 /** ZeroMQ's ZMQ_FD socket option: the descriptor that signals that the socket has events. */
 const ZMQ_FD = 14;
 
 /** The descriptor behind a zeromq.js socket (`getInt32Option` is protected in its typings). */
-function zmqFd(socket: zmq.Router): number {
+function zmqFd(socket: PolledSocket): number {
   return (socket as unknown as { getInt32Option(option: number): number }).getInt32Option(ZMQ_FD);
 }
 
@@ -131,7 +137,8 @@ function zmqFd(socket: zmq.Router): number {
  *   after the last message) and every 10 ms when idle.
  */
 export class SocketPoller {
-  #sockets: { socket: zmq.Router; handler: (frames: Uint8Array[]) => void | Promise<void> }[] = [];
+  #sockets: { socket: PolledSocket; handler: (frames: Uint8Array[]) => void | Promise<void> }[] =
+    [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = 0;
   #stopped = false;
@@ -165,7 +172,7 @@ export class SocketPoller {
   }
 
   /** Calls `handler` for every message `socket` receives, in order. */
-  add(socket: zmq.Router, handler: (frames: Uint8Array[]) => void | Promise<void>): void {
+  add(socket: PolledSocket, handler: (frames: Uint8Array[]) => void | Promise<void>): void {
     if (this.#waiter && this.#fallBack === undefined) {
       try {
         this.#fds.push(zmqFd(socket));

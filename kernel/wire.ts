@@ -38,7 +38,7 @@ export interface Message {
 }
 
 /** The protocol version this kernel speaks. */
-export const PROTOCOL_VERSION = "5.3";
+export const PROTOCOL_VERSION = "5.4";
 
 const DELIMITER = "<IDS|MSG>";
 const DELIM_BYTES = new TextEncoder().encode(DELIMITER);

@@ -1,9 +1,9 @@
 /**
  * The only contract between the library and a Jupyter kernel, defined once: the display protocol's
  * method symbol, and the well-known globals the teskd kernel publishes (the running cell's
- * interrupt signal and interrupt check, and the display transport). The library never imports
- * kernel code; without the kernel (headless runs) the globals are absent and everything here
- * returns undefined.
+ * interrupt signal and interrupt check, the display transport, and the comm transport widgets use).
+ * The library never imports kernel code; without the kernel (headless runs) the globals are absent
+ * and everything here returns undefined.
  *
  * @module
  */
@@ -55,5 +55,56 @@ export function kernelDisplay(): DisplayTransport | undefined {
   const { display, update } = t as Record<string, unknown>;
   return typeof display === "function" && typeof update === "function"
     ? t as DisplayTransport
+    : undefined;
+}
+
+/** Symbol under which the teskd kernel exposes its {@link CommTransport}. */
+export const KERNEL_COMMS: symbol = Symbol.for("teskd.kernel.comms");
+
+/**
+ * One comm channel with the front end (Jupyter messaging's comm_open/comm_msg/comm_close), as the
+ * teskd kernel hands it to the library.
+ */
+export interface KernelComm {
+  /** The comm id (for a widget: its model id). */
+  readonly id: string;
+  /** The target the comm was opened for (e.g. "jupyter.widget"). */
+  readonly targetName: string;
+  /**
+   * Sends a comm_msg. Sent while one of this comm's `onMsg` handlers runs, it is attributed to
+   * (has as parent) the message being handled.
+   */
+  send(data: unknown, metadata?: Record<string, unknown>, buffers?: ArrayBuffer[]): void;
+  /** Closes the comm (comm_close). */
+  close(data?: unknown): void;
+  /** Adds a handler of the front end's messages on this comm. */
+  onMsg(handler: (data: unknown, buffers: ArrayBuffer[]) => void): void;
+  /** Adds a handler of the front end closing this comm. */
+  onClose(handler: (data: unknown) => void): void;
+}
+
+/** The teskd kernel's comm transport (`globalThis[Symbol.for("teskd.kernel.comms")]`). */
+export interface CommTransport {
+  /** Opens a comm to the front end (comm_open with `data`, `metadata` and binary `buffers`). */
+  open(
+    targetName: string,
+    data?: unknown,
+    metadata?: Record<string, unknown>,
+    buffers?: ArrayBuffer[],
+  ): KernelComm;
+  /** Handles comms the front end opens for target `name`. */
+  registerTarget(
+    name: string,
+    handler: (comm: KernelComm, data: unknown, buffers: ArrayBuffer[]) => void,
+  ): void;
+}
+
+/** The kernel's comm transport, or undefined when not running in the teskd kernel. */
+export function kernelComms(): CommTransport | undefined {
+  const t = (globalThis as unknown as Record<symbol, unknown>)[KERNEL_COMMS];
+  if (typeof t !== "object" || t === null) return undefined;
+  const { open, registerTarget } = t as Record<string, unknown>;
+  return typeof open === "function" && typeof registerTarget === "function"
+    ? t as CommTransport
     : undefined;
 }

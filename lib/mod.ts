@@ -28,7 +28,12 @@ export {
   initBackend,
   type InitBackendOptions,
 } from "./backend/mod.ts";
-export { type FastCpuBackendInfo, registerFastCpuBackend } from "./backend/cpu/mod.ts";
+export {
+  cpuTensorMemory,
+  type FastCpuBackendInfo,
+  registerFastCpuBackend,
+  TensorMemoryError,
+} from "./backend/cpu/mod.ts";
 export {
   formatStepProfile,
   type KernelSummary,
@@ -89,6 +94,56 @@ export * from "./data/mod.ts";
 // Analysis: tables, figures, diagrams, progress views, ablations, paper tables.
 export * from "./analysis/mod.ts";
 export { JUPYTER_DISPLAY } from "./jupyter.ts";
+
+// Widgets: two-way controls over the Jupyter widget protocol (ipywidgets 8's models); the protocol's
+// pieces (trait builders, buffers, constants) are in the `widgets` namespace. `Layout` is the plotly
+// layout type of the analysis; the widget layout is `WidgetLayout` (or `widgets.Layout`).
+export {
+  Box,
+  type BoxProps,
+  Button,
+  type ButtonProps,
+  ButtonStyle,
+  type Change,
+  Checkbox,
+  type CheckboxProps,
+  CheckboxStyle,
+  DescriptionStyle,
+  Dropdown,
+  type DropdownOption,
+  type DropdownOptions,
+  type DropdownProps,
+  FloatProgress,
+  type FloatProgressProps,
+  FloatSlider,
+  type FloatSliderProps,
+  FloatText,
+  type FloatTextProps,
+  HBox,
+  HTML,
+  type HTMLProps,
+  HTMLStyle,
+  Image,
+  type ImageProps,
+  IntProgress,
+  type IntProgressProps,
+  IntSlider,
+  type IntSliderProps,
+  Layout as WidgetLayout,
+  type Observer,
+  Output,
+  type OutputItem,
+  type OutputProps,
+  ProgressStyle,
+  SliderStyle,
+  Text,
+  type TextProps,
+  TextStyle,
+  VBox,
+  Widget,
+  widgetClass,
+} from "./widgets/mod.ts";
+export * as widgets from "./widgets/mod.ts";
 
 // Parity with the official code.
 export * as parity from "./parity/mod.ts";

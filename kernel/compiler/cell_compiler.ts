@@ -199,7 +199,8 @@ export class CellCompiler {
     const session = this.#types();
     const info = session.quickInfo(code, pos) ??
       (pos > 0 ? session.quickInfo(code, pos - 1) : undefined);
-    if (!info) return { found: false, data: {} };
+    // A name nothing declares comes back as `any` of kind "": not found, as for `noSuchName?`.
+    if (!info || info.kind === ts.ScriptElementKind.unknown) return { found: false, data: {} };
     const signature = ts.displayPartsToString(info.displayParts)
       .split("\n").filter((l) => !/^(export )?import \S+ = /.test(l)).join("\n")
       .replace(/^\(alias\) /, "");
@@ -208,11 +209,23 @@ export class CellCompiler {
       `@${t.name} ${ts.displayPartsToString(t.text)}`.trim()
     );
     const shownTags = detailLevel === 1 ? tags : tags.filter((t) => /^@(param|returns?)\b/.test(t));
-    const plain = [signature, doc, shownTags.join("\n")].filter((s) => s !== "").join("\n\n");
+    // Detail level 1 (`name??`, Shift+Tab twice) adds the declaration's source where it is known.
+    const source = detailLevel === 1 ? session.definitionSource(code, pos) : undefined;
+    const sourceName = source &&
+      (path.basename(source.fileName).startsWith(`${VIRTUAL_PREFIX}cell_`)
+        ? "an earlier cell"
+        : source.fileName);
+    const plain = [
+      signature,
+      doc,
+      shownTags.join("\n"),
+      source ? `Source (${sourceName}):\n${source.text}` : "",
+    ].filter((s) => s !== "").join("\n\n");
     const markdown = [
       "```ts\n" + signature + "\n```",
       doc,
       shownTags.map((t) => `*${t}*`).join("  \n"),
+      source ? `Source (${sourceName}):\n\n\`\`\`ts\n${source.text}\n\`\`\`` : "",
     ]
       .filter((s) => s !== "").join("\n\n");
     return { found: true, data: { "text/plain": plain, "text/markdown": markdown } };

@@ -237,6 +237,38 @@ export class TypeSession {
     return { ...info, documentation: own.documentation, tags: own.tags };
   }
 
+  /**
+   * The source text of the declaration of the name at UTF-16 offset `pos` of `code` (for `name??`),
+   * with the file it is in: an earlier cell's declaration for its names, a library's (from its
+   * `.ts`, or its `.d.ts` when that is all there is) otherwise. Undefined when nothing declares it.
+   */
+  definitionSource(code: string, pos: number): { fileName: string; text: string } | undefined {
+    this.#setCurrent(code);
+    let target = this.#ls.getDefinitionAtPosition(this.#current, pos)?.[0];
+    if (!target) return undefined;
+    if (target.fileName === this.#globals) {
+      // An earlier cell's name: its declaration is in that cell's file.
+      const name = code.slice(
+        ...(() => {
+          const span = this.#ls.getQuickInfoAtPosition(this.#current, pos)?.textSpan;
+          return span ? [span.start, span.start + span.length] : [pos, pos];
+        })(),
+      );
+      const binding = this.#bindings.get(name);
+      if (binding === undefined) return undefined;
+      const file = this.#cellFile(binding.cell);
+      const sf = this.#ls.getProgram()?.getSourceFile(file);
+      const at = sf === undefined ? undefined : declarationNameStart(sf, name);
+      if (at === undefined) return undefined;
+      target = this.#ls.getDefinitionAtPosition(file, at)?.[0];
+      if (!target) return undefined;
+    }
+    const sf = this.#ls.getProgram()?.getSourceFile(target.fileName);
+    if (!sf) return undefined;
+    const span = target.contextSpan ?? target.textSpan;
+    return { fileName: target.fileName, text: sf.text.slice(span.start, span.start + span.length) };
+  }
+
   /** Records `code` as a cell that ran: its declarations become visible to later cells. */
   commit(code: string): void {
     const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.ESNext, true, ts.ScriptKind.TS);

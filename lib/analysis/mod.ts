@@ -3,7 +3,8 @@
  * training view, ablation grids (`runAblation`, `meanStd`, `pivot`, `barByFactor`) and their
  * at-a-glance views (`sweepResults`, `groupedCurves`, `parallelCoordinates`), the paper's
  * table beside measured runs (`paperTable`) and the KD methods' published tables with their
- * protocols (`kdPaperTable`) — all rendered through the display protocol
+ * protocols (`kdPaperTable`), and interactive controls as widgets (the progress view's Stop and
+ * learning-rate controls, `ablationExplorer`) — all rendered through the display protocol
  * (`[Symbol.for("Jupyter.display")]()` returning a MIME bundle); nothing here imports kernel code.
  *
  * @example
@@ -23,7 +24,9 @@ export * from "./table.ts";
 export * from "./sparkline.ts";
 export * from "./diagram.ts";
 export * from "./progress.ts";
+export * from "./progress_controls.ts";
 export * from "./ablation.ts";
+export * from "./ablation_explorer.ts";
 export * from "./sweep_views.ts";
 export * from "./paper.ts";
 export * from "./kd_paper.ts";

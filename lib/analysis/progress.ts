@@ -5,11 +5,16 @@
  * TESKD's teacher, a KD student, the baseline's model), learning rate, images/s, time left and small
  * loss/accuracy curves. Headless (no kernel), it prints the same progress lines to stderr.
  *
+ * With {@link ProgressView.control}, the view also shows live controls of the trainer above it
+ * (progress_controls.ts): a Stop button and a learning-rate override, as widgets.
+ *
  * @example
  * ```ts
  * const view = new ProgressView({ epochs: 200 });
  * const trainer = new Trainer({ ...opts, onStep: view.onStep, onEpoch: view.onEpoch });
- * await trainer.fit();
+ * view.control(trainer);
+ * await trainer.fit(); // Stop: returns after the current step; fit() again continues
+ * view.finish();
  * ```
  *
  * @module
@@ -26,6 +31,7 @@ import {
   type MimeBundle,
 } from "./display.ts";
 import { BoundedSeries, sparkline } from "./sparkline.ts";
+import { type ControllableTrainer, ProgressControls } from "./progress_controls.ts";
 
 /** Options of {@link ProgressView}. */
 export interface ProgressViewOptions {
@@ -63,6 +69,7 @@ export class ProgressView {
   #step: StepInfo | undefined;
   #records: EpochRecord[] = [];
   readonly #loss = new BoundedSeries(256);
+  #controls: ProgressControls | undefined;
 
   /**
    * A view with nothing shown yet: the first step or epoch shows it.
@@ -83,6 +90,27 @@ export class ProgressView {
   /** The epoch records seen so far. */
   get records(): readonly EpochRecord[] {
     return this.#records;
+  }
+
+  /** The live controls, once {@link control} made them. */
+  get controls(): ProgressControls | undefined {
+    return this.#controls;
+  }
+
+  /**
+   * Adds live controls of `trainer` (a Stop button, a learning-rate override; see
+   * progress_controls.ts), shown above the view in the kernel (right away if the view is already
+   * shown). Headless they are made and wired but nothing is shown or printed.
+   *
+   * @returns the controls (their widgets, e.g. to display them elsewhere)
+   */
+  control(trainer: ControllableTrainer): ProgressControls {
+    if (this.#controls) throw new Error("ProgressView.control: the view already has controls");
+    const controls = new ProgressControls(trainer);
+    this.#controls = controls;
+    const t = this.#sink();
+    if (this.#shown && t !== "stderr") t.display(controls.box);
+    return controls;
   }
 
   #now(): number {
@@ -114,6 +142,7 @@ export class ProgressView {
 
   /** Shows the final state now (e.g. after `fit()` returns or is interrupted). */
   finish(): void {
+    this.#controls?.finish();
     if (this.#sink() === "stderr") {
       const last = this.#records.at(-1);
       this.#print(last ? this.epochLine(last) : this.stepLine());
@@ -129,9 +158,12 @@ export class ProgressView {
     const t = this.#sink();
     if (t === "stderr") return;
     this.#lastUpdate = this.#now();
+    // The controls follow the run at the display's rate (a per-step schedule changes lr each step).
+    if (this.#controls && this.#step) this.#controls.step(this.#step.lr);
     if (this.#shown) t.update(this.id, this);
     else {
       this.#shown = true;
+      if (this.#controls) t.display(this.#controls.box);
       t.display(this, { id: this.id });
     }
   }

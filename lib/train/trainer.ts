@@ -38,6 +38,11 @@
  * await trainer.fit();          // interrupt and call fit() again to continue where it stopped
  * ```
  *
+ * Live controls (a progress view's Stop button and learning-rate field use them, from a widget
+ * callback while `fit()` awaits): {@link Trainer.requestStop} ends `fit()` after the current step,
+ * without an error, with everything consistent (`fit()` again continues the run as if never stopped);
+ * {@link Trainer.setLearningRate} overrides the schedule from the next step on.
+ *
  * @module
  */
 import { join } from "node:path";
@@ -226,6 +231,9 @@ export class Trainer {
   #step = 0;
   #progress: EpochProgress | undefined;
   #running = false;
+  #stopRequested = false;
+  #stopped = false;
+  #lrOverride: number | undefined;
   /** 1 while every step since the last read was finite (the device-side guard); made when needed. */
   #healthy: tf.Variable | undefined;
 
@@ -269,10 +277,60 @@ export class Trainer {
     return this.#step;
   }
 
+  /** Whether the last `fit()` ended early on {@link requestStop} (false while running). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Whether `fit()` is running. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Whether a stop was requested and the running `fit()` has not stopped yet. */
+  get stopRequested(): boolean {
+    return this.#stopRequested;
+  }
+
+  /**
+   * Asks the running `fit()` to stop after the current step (or evaluation, or `onEpoch`): it then
+   * resolves with the history so far and {@link stopped} true; the model, optimizer, step count and
+   * history are as after that step, and `fit()` again continues the run exactly where it stopped (an
+   * epoch cut short is finished, not restarted). Unlike an abort, nothing is thrown.
+   *
+   * @returns whether a run was there to stop (a request while not running is ignored, so that it
+   *   does not stop the next run at its start)
+   */
+  requestStop(): boolean {
+    if (!this.#running) return false;
+    this.#stopRequested = true;
+    return true;
+  }
+
+  /**
+   * Sets the learning rate of every step from the next one on, in place of the schedule's; `undefined`
+   * gives the schedule back. Epoch records and step infos report the rate used. The override is not
+   * saved in checkpoints.
+   *
+   * @throws RangeError when `lr` is not a finite number ≥ 0
+   */
+  setLearningRate(lr: number | undefined): void {
+    if (lr !== undefined && !(typeof lr === "number" && Number.isFinite(lr) && lr >= 0)) {
+      throw new RangeError(`Trainer.setLearningRate: lr must be a finite number ≥ 0, got ${lr}`);
+    }
+    this.#lrOverride = lr;
+  }
+
+  /** The learning-rate override set with {@link setLearningRate}, if any. */
+  get learningRateOverride(): number | undefined {
+    return this.#lrOverride;
+  }
+
   /**
    * Trains until `epochs` epochs are complete, evaluating and recording each one.
    *
-   * @returns the history (all epochs so far)
+   * @returns the history (all epochs so far); after {@link requestStop}, early, with
+   *   {@link stopped} true
    * @throws the abort reason when cancelled; {@link NonFiniteLossError} on a NaN/Inf loss or gradient
    *   (the step is not applied and BatchNorm statistics are restored)
    */
@@ -281,12 +339,23 @@ export class Trainer {
     const epochs = opts.epochs ?? this.#opts.schedule.epochs;
     const signal = opts.signal ?? kernelInterruptSignal();
     this.#running = true;
+    this.#stopRequested = false;
+    this.#stopped = false;
+    let early = false;
     try {
       while (this.#epoch < epochs) {
         signal?.throwIfAborted();
+        // A stop request ends the run here, or inside the epoch after its current step, or before
+        // the evaluation (fit() again evaluates this epoch).
+        if ((early = this.#stopRequested)) break;
         const p = this.#progress ?? this.#newProgress(this.#epoch);
         this.#progress = p;
-        if (!p.trainDone) await this.#trainEpoch(p, signal);
+        early = (!p.trainDone && !(await this.#trainEpoch(p, signal))) || this.#stopRequested;
+        if (early) {
+          // Stopped before the epoch's first step: nothing half done (checkpoints can be taken).
+          if (p.batchesDone === 0) this.#progress = undefined;
+          break;
+        }
         const started = performance.now();
         const ev = this.#opts.evalData
           ? await this.#evaluate(this.#opts.evalData, signal)
@@ -301,6 +370,8 @@ export class Trainer {
         await this.#opts.onEpoch?.(record);
       }
     } finally {
+      this.#stopped = early;
+      this.#stopRequested = false;
       this.#running = false;
       this.distiller.train(true);
     }
@@ -355,7 +426,8 @@ export class Trainer {
     };
   }
 
-  async #trainEpoch(p: EpochProgress, signal: AbortSignal | undefined): Promise<void> {
+  /** Trains the rest of an epoch; false when a stop request ended it early (`p` keeps its place). */
+  async #trainEpoch(p: EpochProgress, signal: AbortSignal | undefined): Promise<boolean> {
     const { distiller, data, schedule } = this.#opts;
     distiller.train(true);
     const every = this.#syncEvery();
@@ -372,7 +444,10 @@ export class Trainer {
         }
         await yieldToEventLoop(signal); // lets an interrupt (a message or timer event) abort the signal
         signal?.throwIfAborted();
-        const lr = learningRate(
+        // A stop request (a widget's click, handled during the yield) ends the epoch here; the queued
+        // steps are settled below, so `p` counts every applied step and fit() resumes after them.
+        if (this.#stopRequested) return false;
+        const lr = this.#lrOverride ?? learningRate(
           schedule,
           p.epoch,
           p.batchesDone + pending.length,
@@ -396,6 +471,7 @@ export class Trainer {
       throw new Error(`Trainer: epoch ${p.epoch} of the training data is empty`);
     }
     p.trainDone = true;
+    return true;
   }
 
   /** The steps between reads: the option, else 1 on the CPU engines and 8 on a GPU. */

@@ -16,6 +16,7 @@ import traceback
 import zmq
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
+from jupyter_client.session import Session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMEOUT = 30
@@ -212,6 +213,46 @@ def s_introspect(k):
             "complete_ok": complete_ok}
 
 
+def s_pager(k):
+    """`name?` and `name??` open the pager (a `page` payload), as in ipykernel."""
+    kc = k.kc
+    run(kc, "/** Adds one to its argument. */\nfunction addOne(a: number) { return a + 1; }")
+    return {
+        "help": run(kc, "addOne?"),
+        "source": run(kc, "addOne??"),
+        "prefix": run(kc, "?Math.max"),
+        "missing": run(kc, "noSuchName?"),
+        # a conditional expression is code, not a help request
+        "code": value(kc, "const c = true; c ? 1 : 2"),
+    }
+
+
+def s_welcome(k):
+    """Protocol 5.4: each new iopub subscriber gets `iopub_welcome` (JEP 65) with its topic."""
+    info = json.load(open(k.conn_file))
+    # Its own Session: the client's would record the signatures and then refuse the copies that
+    # reach the client's iopub channel as replays.
+    session = Session(key=k.kc.session.key)
+    out = {}
+    for topic in ["", "kernel."]:
+        sock = zmq.Context.instance().socket(zmq.SUB)
+        sock.linger = 0
+        sock.connect(f"tcp://{info['ip']}:{info['iopub_port']}")
+        sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        got = None
+        if sock.poll(10000):
+            frames = sock.recv_multipart()
+            idents, msg = session.feed_identities(frames)
+            msg = session.deserialize(msg)
+            got = {"ident": [i.decode() for i in idents], "msg_type": msg["header"]["msg_type"],
+                   "content": msg["content"], "parent": msg["parent_header"]}
+        sock.close()
+        out[topic or "all"] = got
+    # the jupyter_client already connected keeps working
+    out["after"] = value(k.kc, "1 + 1")
+    return out
+
+
 def s_errors(k):
     kc = k.kc
     return {
@@ -287,6 +328,8 @@ def s_display(k):
                            'display(json({ k: 1 }));\n'
                            'clearOutput({ wait: true });'),
         "rich": run(kc, '({ [Symbol.for("Jupyter.display")]() { return { "text/html": "<i>r</i>" }; } })'),
+        # a cell ending in display(x) shows x once, not its handle as the result too
+        "last": run(kc, 'display(html("<i>last</i>"))'),
     }
 
 
@@ -581,6 +624,37 @@ def s_interrupt_training(k):
     return out
 
 
+def s_out_of_memory(k):
+    """A cell exhausting the JavaScript heap (limit 256 MiB here) and one allocating past the CPU
+    engine's tensor memory limit (64 MiB here): the kernel survives both and says what ran out."""
+    kc = k.kc
+    out = {"kernel_pid": k.proc.pid}
+    run(kc, "const kept = 'kept before'; const big: number[][] = [];")
+    t0 = time.time()
+    r = run(kc, "while (true) big.push(new Array(1e6).fill(1));")
+    out["heap_s"] = time.time() - t0
+    out["heap_reply"] = r["reply"]
+    out["heap_iopub_types"] = [m["msg_type"] for m in r["iopub"]]
+    out["alive"] = k.proc.poll() is None
+    out["kernel_info_after"] = shell_reply(kc, kc.kernel_info())["content"]["status"]
+    out["gone"] = value(kc, "// @ts-nocheck\ntypeof kept")
+    out["redeclare"] = value(kc, "const kept = 7; kept")
+    out["tensor_setup"] = value(
+        kc, 'import * as tf from "@tensorflow/tfjs";\nimport { initBackend } from "teskd";\n'
+            'await initBackend("cpu");\nconst small = tf.ones([1024]);\ntf.getBackend()')
+    r = run(kc, "tf.zeros([4096, 8192]).shape")
+    out["tensor_reply"] = r["reply"]
+    out["tensor_after"] = value(kc, "`${kept} ${small.shape} ${tf.memory().numTensors}`")
+    # What the system's OOM killer does to the process that holds the memory: user code runs in the
+    # executor process, not the kernel's.
+    out["executor_pid"] = value(kc, "Deno.pid")
+    r = run(kc, "Deno.kill(Deno.pid, 'SIGKILL'); await new Promise((r) => setTimeout(r, 10000));")
+    out["killed_reply"] = r["reply"]
+    out["after_kill"] = value(kc, "40 + 2")
+    out["alive_end"] = k.proc.poll() is None
+    return out
+
+
 def s_shutdown(k):
     kc = k.kc
     run(kc, "'persist-marker-1'")
@@ -619,20 +693,24 @@ def s_restart(k):
 
 
 GROUPS = {
-    "basic": [s_kernel_info, s_execute, s_silent, s_state, s_introspect, s_errors, s_stop_on_error, s_flood,
-              s_print_then_busy, s_display, s_comms, s_stdin, s_history],
+    "basic": [s_kernel_info, s_execute, s_silent, s_state, s_introspect, s_pager, s_welcome, s_errors,
+              s_stop_on_error, s_flood, s_print_then_busy, s_display, s_comms, s_stdin, s_history],
     "wire": [s_wire],
     "interrupt": [s_typecheck_busy, s_interrupt],
     "interrupt_training": [s_interrupt_training],
     "lifecycle": [s_shutdown_at_start, s_shutdown, "NEWKERNEL", s_restart],
+    "oom": [s_out_of_memory],
 }
+
+# Kernel environment per group.
+GROUP_ENV = {"oom": {"TESKD_HEAP_LIMIT_MB": "256", "TESKD_TENSOR_MEMORY_MB": "64"}}
 
 
 def main():
     group, tmp = sys.argv[1], sys.argv[2]
     transport = sys.argv[3] if len(sys.argv) > 3 else "tcp"
     results = {}
-    k = Kernel(tmp, group, transport=transport)
+    k = Kernel(tmp, group, transport=transport, extra_env=GROUP_ENV.get(group))
     try:
         for s in GROUPS[group]:
             if s == "NEWKERNEL":

@@ -43,7 +43,7 @@ Deno.test("kernel: protocol, execution, output, display, comms, stdin, history",
   await t.step("kernel_info_reply describes a TypeScript kernel", () => {
     const info = r.kernel_info as { content: Json; iopub: IopubMsg[] };
     assert.equal(info.content.status, "ok");
-    assert.equal(info.content.protocol_version, "5.3");
+    assert.equal(info.content.protocol_version, "5.4");
     assert.equal(info.content.implementation, "teskd");
     const lang = info.content.language_info as Json;
     assert.equal(lang.name, "typescript");
@@ -104,6 +104,43 @@ Deno.test("kernel: protocol, execution, output, display, comms, stdin, history",
     assert.deepEqual(i.complete_ok, { status: "complete" });
   });
 
+  await t.step("name? and name?? open the pager with the inspection and the source", () => {
+    const p = r.pager as Record<string, Run> & { code: string };
+    const page = (run: Run) => {
+      assert.equal(run.reply.status, "ok");
+      const payload = run.reply.payload as Json[];
+      assert.equal(payload.length, 1, JSON.stringify(run.reply));
+      assert.equal(payload[0].source, "page");
+      assert.equal(payload[0].start, 0);
+      return String((payload[0].data as Json)["text/plain"]);
+    };
+    const help = page(p.help);
+    assert.match(help, /function addOne\(a: number\): number/);
+    assert.match(help, /Adds one to its argument\./);
+    assert.doesNotMatch(help, /return a \+ 1/, "`?` shows no source");
+    const source = page(p.source);
+    assert.match(
+      source,
+      /Source \(an earlier cell\):\n.*function addOne\(a: number\) \{ return a \+ 1; \}/s,
+    );
+    assert.match(page(p.prefix), /max\(/);
+    assert.deepEqual(p.missing.reply.payload, []);
+    assert.equal(streamText(p.missing, "stdout"), "Object `noSuchName` not found.\n");
+    assert.equal(p.code, "1");
+  });
+
+  await t.step("protocol 5.4: a new iopub subscriber is welcomed with its subscription", () => {
+    const w = r.welcome as Record<string, Json | null>;
+    for (const [key, topic] of [["all", ""], ["kernel.", "kernel."]] as const) {
+      const got = w[key] as Json;
+      assert.ok(got, `no iopub_welcome for subscription ${JSON.stringify(topic)}`);
+      assert.equal(got.msg_type, "iopub_welcome");
+      assert.deepEqual(got.content, { subscription: topic });
+      assert.deepEqual(got.parent, {});
+    }
+    assert.equal(w.after, "2");
+  });
+
   await t.step("errors carry ename, evalue and the cell's line:col", () => {
     const e = r.errors as Record<string, Run> & { after: string; exit: string };
     const rt = e.runtime.reply;
@@ -114,6 +151,11 @@ Deno.test("kernel: protocol, execution, output, display, comms, stdin, history",
     assert.equal(ofType(e.runtime, "error").length, 1);
     const nested = (e.nested.reply.traceback as string[]).join("\n");
     assert.match(nested, /at g \(cell-\d+\.ts:2:\d+\)/);
+    // the kernel's own frames (executor entry, worker modules, evaluation wrapper) are hidden
+    for (const run of [e.runtime, e.nested]) {
+      const frames = (run.reply.traceback as string[]).slice(1).join("\n");
+      assert.doesNotMatch(frames, /kernel\/(worker\/|executor_worker|compiler\/eval)/);
+    }
     assert.match(nested, /cell-\d+\.ts:4:1/);
     assert.equal(e.syntax.reply.ename, "SyntaxError");
     assert.match((e.syntax.reply.traceback as string[]).join("\n"), /:1:7/);
@@ -148,7 +190,7 @@ Deno.test("kernel: protocol, execution, output, display, comms, stdin, history",
   });
 
   await t.step("display, update by id, helpers, clear_output, rich results", () => {
-    const d = r.display as { display: Run; rich: Run };
+    const d = r.display as { display: Run; rich: Run; last: Run };
     assert.deepEqual(types(d.display).slice(2, -1), [
       "display_data",
       "update_display_data",
@@ -168,6 +210,7 @@ Deno.test("kernel: protocol, execution, output, display, comms, stdin, history",
     assert.deepEqual(ofType(d.display, "clear_output")[0].content, { wait: true });
     const rich = ofType(d.rich, "execute_result")[0].content;
     assert.deepEqual(rich.data, { "text/html": "<i>r</i>" });
+    assert.deepEqual(types(d.last), ["status", "execute_input", "display_data", "status"]);
   });
 
   await t.step("comms both ways; unknown target is closed", () => {
@@ -309,4 +352,40 @@ Deno.test("kernel: shutdown and restart exit cleanly; history persists", async (
   const rows = (restart.history as { history: [number, number, string][] }).history;
   assert.equal(rows.length, 1);
   assert.equal(rows[0][2], "'persist-marker-1'");
+});
+
+Deno.test("kernel: out-of-memory cells fail with the limit named; the kernel survives", async () => {
+  const r = (await group("oom")).out_of_memory as Record<string, Json>;
+  const heap = r.heap_reply as Json;
+  assert.equal(heap.status, "error");
+  assert.equal(heap.ename, "OutOfMemoryError", JSON.stringify(heap));
+  // what ran out, the limit, how to raise it, and that the state is gone
+  assert.match(String(heap.evalue), /JavaScript heap memory/);
+  assert.match(String(heap.evalue), /256 MiB, set by TESKD_HEAP_LIMIT_MB/);
+  assert.match(String(heap.evalue), /state .* is lost/);
+  assert.deepEqual(r.heap_iopub_types, ["status", "execute_input", "error", "status"]);
+  assert.equal(r.alive, true, "the kernel process survived");
+  assert.equal(r.kernel_info_after, "ok");
+  assert.equal(r.gone, '"undefined"', "the executor restarted without the old state");
+  // the compiler's view was reset with it: redeclaring `kept` is no error
+  assert.equal(r.redeclare, "7");
+  assert.equal(r.tensor_setup, '"teskd-cpu"');
+  const tensor = r.tensor_reply as Json;
+  assert.equal(tensor.ename, "TensorMemoryError", JSON.stringify(tensor));
+  assert.match(String(tensor.evalue), /128 MiB .* limit of 64 MiB \(TESKD_TENSOR_MEMORY_MB/);
+  // refused before it was registered: the state and the other tensors are kept
+  assert.equal(r.tensor_after, '"7 1024 1"');
+  assert.notEqual(
+    Number(r.executor_pid),
+    Number(r.kernel_pid),
+    "user code runs in its own process",
+  );
+  const killed = r.killed_reply as Json;
+  assert.equal(killed.ename, "OutOfMemoryError", JSON.stringify(killed));
+  assert.match(
+    String(killed.evalue),
+    /killed \(SIGKILL\).*out-of-memory killer.*state .* is lost/s,
+  );
+  assert.equal(r.after_kill, "42");
+  assert.equal(r.alive_end, true);
 });

@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { WASM_URLS } from "./artifacts.ts";
 import { KernelRuntime } from "./runtime.ts";
 import { readEnv } from "../env.ts";
+import { defaultTensorMemoryLimit, TensorMemoryBudget } from "./memory_budget.ts";
 import { checkedKernel } from "../interrupt_check.ts";
 import {
   allocOutput,
@@ -430,9 +431,19 @@ function checkChannels(kernel: string, x: tf.TensorInfo, perChannel: tf.TensorIn
  * is freed, and what `dataSync` returned must not change then.
  */
 class PoolingCpuBackend extends tf.MathBackendCPU {
+  /** Counts the tensors' bytes against the engine's limit (memory_budget.ts). */
+  constructor(readonly budget: TensorMemoryBudget) {
+    super();
+  }
+
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType) {
+    // Refused before it is registered: the cell fails and nothing else changes.
+    const bytes = valuesBytes(values, shape, dtype);
+    this.budget.ensureRoom(bytes);
     noteRegistered(values);
-    return super.write(values, shape, dtype);
+    const dataId = super.write(values, shape, dtype);
+    this.budget.reserve(dataId, bytes);
+    return dataId;
   }
 
   override move(
@@ -442,6 +453,9 @@ class PoolingCpuBackend extends tf.MathBackendCPU {
     dtype: tf.DataType,
     refCount: number,
   ): void {
+    const bytes = valuesBytes(values, shape, dtype);
+    this.budget.release(dataId);
+    this.budget.reserve(dataId, bytes);
     noteRegistered(values);
     super.move(dataId, values, shape, dtype, refCount);
   }
@@ -459,9 +473,35 @@ class PoolingCpuBackend extends tf.MathBackendCPU {
     // `data.get` of an id this backend does not hold would move it here: look first.
     const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
     const freed = super.disposeData(dataId, force);
-    if (freed && values !== undefined && !this.data.has(dataId)) noteReleased(values);
+    if (freed && !this.data.has(dataId)) {
+      this.budget.release(dataId);
+      if (values !== undefined) noteReleased(values);
+    }
     return freed;
   }
+}
+
+/** Bytes a tensor's values take (its shape's worth when they are not there yet). */
+function valuesBytes(
+  values: tf.backend_util.BackendValues | null,
+  shape: number[],
+  dtype: tf.DataType,
+): number {
+  if (ArrayBuffer.isView(values)) return values.byteLength;
+  if (Array.isArray(values)) {
+    return (values as Uint8Array[]).reduce((n, v) => n + (v?.byteLength ?? 0), 0);
+  }
+  return sizeOf(shape) * (dtype === "complex64" ? 8 : 4);
+}
+
+let budget: TensorMemoryBudget | null = null;
+
+/**
+ * The CPU engine's tensor memory: bytes held and the limit (memory_budget.ts). Set `limitBytes`
+ * to change the limit; null before the backend is registered.
+ */
+export function cpuTensorMemory(): TensorMemoryBudget | null {
+  return budget;
 }
 
 function sizeOf(shape: number[]): number {
@@ -535,8 +575,10 @@ async function setup(threads: number, request: CpuEngineRequest): Promise<FastCp
   useResidentStore(choice.engine === "wasm" ? rt : null);
   const fast = [...fastKernels(choice.kernels), ...memoryKernels(choice.kernels)];
   const replaced = new Set(fast.map((k) => k.kernelName));
+  const tensorBudget = new TensorMemoryBudget(defaultTensorMemoryLimit(), BACKEND_NAME);
+  budget = tensorBudget;
   tf.registerBackend(BACKEND_NAME, () => {
-    const backend = new PoolingCpuBackend();
+    const backend = new PoolingCpuBackend(tensorBudget);
     // The cpu backend's first write prints advice to install tfjs-node, which does not apply here.
     (backend as unknown as { firstUse: boolean }).firstUse = false;
     return backend;

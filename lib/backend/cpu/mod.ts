@@ -16,8 +16,10 @@
  */
 export {
   BACKEND_NAME,
+  cpuTensorMemory,
   type FastCpuBackendInfo,
   type FastCpuOptions,
   registerFastCpuBackend,
 } from "./backend.ts";
 export type { CpuEngineRequest } from "./engine.ts";
+export { TENSOR_MEMORY_ENV, TensorMemoryBudget, TensorMemoryError } from "./memory_budget.ts";
