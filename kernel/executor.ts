@@ -193,7 +193,12 @@ export class Executor {
 
   /** Starts an executor process, accepts its connection and waits for its worker. */
   async #launch(): Promise<void> {
-    const dir = await Deno.makeTempDir({ prefix: "teskd-executor-" });
+    // A Unix socket's path has at most 107 bytes: a deep TMPDIR falls back to /tmp.
+    let dir = await Deno.makeTempDir({ prefix: "teskd-executor-" });
+    if (join(dir, "executor.sock").length > 100) {
+      await Deno.remove(dir);
+      dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "teskd-executor-" });
+    }
     const socketPath = join(dir, "executor.sock");
     const listener = Deno.listen({ transport: "unix", path: socketPath });
     const args = ["run", "--allow-all", "--no-prompt"];

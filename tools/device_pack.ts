@@ -3,9 +3,9 @@
  * 64 MiB with the working tree: `deno task device-pack [--out .device] [--skip-deno]` writes
  *
  * - `deno.xz`: this Deno binary (the pinned 2.9.6), xz-compressed (about 31 MB);
- * - `node_modules.tar.xz`: the npm dependencies the library needs at run time, pruned (the
- *   TypeScript compiler, the AssemblyScript toolchain, the kernel's ZeroMQ, source maps, type
- *   declarations and every bundle but the one Deno loads are left out): about 23 MB, 5 MB packed;
+ * - `node_modules.tar.xz`: the npm dependencies the library needs at run time, pruned (only what
+ *   package.json's `dependencies` need, less the TypeScript compiler and the kernel's ZeroMQ; no
+ *   source maps, type declarations or bundles but the one Deno loads): about 2.5 MB packed;
  * - `libvulkan1_*.deb`: the Vulkan loader (Debian's), which GPU images built for CUDA often lack;
  *   `run.sh` unpacks it (`--no-vulkan` leaves it out);
  * - `run.sh`: the command to run there, from the repository root:
@@ -20,8 +20,47 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { CHECKOUT_DIR } from "../kernel/install.ts";
 
-/** npm packages the library does not load at run time (compilers, the kernel's transport). */
-const NOT_NEEDED = ["typescript", "binaryen", "assemblyscript", "zeromq", "cmake-ts", "core-js"];
+/** Runtime dependencies the library does not load (the kernel's compiler and transport). */
+const NOT_NEEDED = ["typescript", "zeromq", "cmake-ts", "core-js"];
+
+/**
+ * The npm package an entry of node_modules/.deno holds (`@scope+name@1.2.3` → `@scope/name`), or
+ * undefined for Deno's own entries (its `node_modules` of hoisted links, its caches).
+ */
+function packageOf(entry: string): string | undefined {
+  if (!/^(@[^+@]+\+)?[^@+]+@\d/.test(entry)) return undefined;
+  return entry.replace(/@[^@]*$/, "").replace("+", "/");
+}
+
+/**
+ * The packages package.json's `dependencies` need, transitively (devDependencies, such as the
+ * compilers and the browser tests' front-end packages, are not among them).
+ */
+async function runtimePackages(nm: string): Promise<Set<string>> {
+  const entries = new Map<string, string[]>();
+  for await (const e of Deno.readDir(join(nm, ".deno"))) {
+    const name = packageOf(e.name);
+    if (!e.isDirectory || name === undefined) continue;
+    entries.set(name, [...(entries.get(name) ?? []), e.name]);
+  }
+  const root = JSON.parse(await Deno.readTextFile(join(CHECKOUT_DIR, "package.json")));
+  const queue = Object.keys(root.dependencies ?? {});
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const name = queue.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const entry of entries.get(name) ?? []) {
+      const manifest = join(nm, ".deno", entry, "node_modules", name, "package.json");
+      const pkg = JSON.parse(await Deno.readTextFile(manifest).catch(() => "{}"));
+      queue.push(
+        ...Object.keys(pkg.dependencies ?? {}),
+        ...Object.keys(pkg.optionalDependencies ?? {}),
+      );
+    }
+  }
+  return seen;
+}
 
 /** The command run on the GPU machine. */
 const RUN_SH = `#!/bin/bash
@@ -53,13 +92,24 @@ async function sh(cmd: string, args: string[], cwd?: string): Promise<void> {
 
 /** Keeps, in a copy of node_modules, only what Deno loads (see the module doc). */
 async function prune(nm: string): Promise<void> {
+  const needed = await runtimePackages(nm);
+  const drop = (name: string) => !needed.has(name) || NOT_NEEDED.includes(name);
   for await (const e of Deno.readDir(join(nm, ".deno"))) {
-    const name = e.name.replace(/@[^@]*$/, "").replace("+", "/");
-    if (NOT_NEEDED.includes(name)) {
+    const name = packageOf(e.name);
+    if (e.isDirectory && name !== undefined && drop(name)) {
       await Deno.remove(join(nm, ".deno", e.name), { recursive: true });
     }
   }
-  for (const name of NOT_NEEDED) await Deno.remove(join(nm, name)).catch(() => {});
+  // The top-level links (node_modules/name, node_modules/@scope/name) of what was dropped.
+  for await (const e of Deno.readDir(nm)) {
+    if (e.name === ".deno" || e.name.startsWith(".")) continue;
+    const names = e.name.startsWith("@")
+      ? (await Array.fromAsync(Deno.readDir(join(nm, e.name)))).map((s) => `${e.name}/${s.name}`)
+      : [e.name];
+    for (const name of names) {
+      if (drop(name)) await Deno.remove(join(nm, name), { recursive: true }).catch(() => {});
+    }
+  }
   const walk = async (dir: string): Promise<void> => {
     for await (const e of Deno.readDir(dir)) {
       const path = join(dir, e.name);
@@ -73,7 +123,7 @@ async function prune(nm: string): Promise<void> {
   const tf = join(nm, ".deno");
   for await (const e of Deno.readDir(tf)) {
     if (!e.name.startsWith("@tensorflow+")) continue;
-    const pkgName = e.name.replace(/@[^@]*$/, "").replace("+", "/");
+    const pkgName = packageOf(e.name)!;
     const dir = join(tf, e.name, "node_modules", pkgName);
     const main = JSON.parse(await Deno.readTextFile(join(dir, "package.json"))).main as string;
     const keep = await Deno.readFile(join(dir, main));

@@ -21,6 +21,7 @@ import { checkKernelsOf } from "./interrupt_check.ts";
 import * as tf from "@tensorflow/tfjs";
 import { readEnv } from "./env.ts";
 import { registerFastCpuBackend } from "./cpu/mod.ts";
+import type { WebGpuBackendLike } from "./webgpu_memory.ts";
 import { type EngineProbe, type GpuAdapterSummary, probeEngines } from "./probe.ts";
 import {
   type BackendName,
@@ -95,7 +96,7 @@ export async function initBackend(
   // session); an explicit CPU request needs no probe at all.
   const probe: EngineProbe = requested === "cpu" ? {} : await probeEngines();
   const choice = chooseBackend(requested, probe, { allowSoftwareGpu });
-  const activated = await activate(choice.name);
+  const activated = await activate(choice.name, env);
   current = {
     name: choice.name,
     tfjsBackend: activated.tfjsBackend,
@@ -119,7 +120,10 @@ export function backendInfo(): BackendInfo {
   return current;
 }
 
-async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEngine?: string }> {
+async function activate(
+  name: BackendName,
+  env: (name: string) => string | undefined,
+): Promise<{ tfjsBackend: string; cpuEngine?: string }> {
   let tfjsBackend: string = name;
   let cpuEngine: string | undefined;
   if (name === "webgpu") {
@@ -141,5 +145,13 @@ async function activate(name: BackendName): Promise<{ tfjsBackend: string; cpuEn
     throw new BackendUnavailableError(`tfjs could not initialise its "${tfjsBackend}" backend`);
   }
   await tf.ready();
+  if (name === "webgpu") {
+    // A tensor past the device's limits would otherwise read as zeros (webgpu_memory.ts).
+    const { guardWebGpuMemory, tensorMemoryLimitFromEnv } = await import("./webgpu_memory.ts");
+    guardWebGpuMemory(
+      tf.backend() as unknown as WebGpuBackendLike,
+      tensorMemoryLimitFromEnv(env),
+    );
+  }
   return { tfjsBackend, cpuEngine };
 }

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { executeNotebook, installKernel } from "./run.ts";
+import { CHROMIUM_FLAGS, jupyterEnv, startNotebookServer, stopChild } from "./notebook_server.ts";
 
 const CELLS = [
   "# Browser check\nA tiny TESKD run: live progress view, then its accuracy curves.",
@@ -43,13 +44,6 @@ function notebookJson(): string {
   });
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 async function run(cmd: string, args: string[], env: Record<string, string>): Promise<string> {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout);
@@ -58,23 +52,6 @@ async function run(cmd: string, args: string[], env: Record<string, string>): Pr
     `${cmd} ${args.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`,
   );
   return text;
-}
-
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    return; // already exited
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // exited meanwhile
-    }
-  }, 10_000);
-  await child.status;
-  clearTimeout(timer);
 }
 
 Deno.test("the classic Notebook shows a Plotly chart and the progress view in Chromium", async () => {
@@ -93,14 +70,7 @@ Deno.test("the classic Notebook shows a Plotly chart and the progress view in Ch
     });
     assert.equal(executed.error, null, `the notebook ran: ${executed.error}`);
 
-    const env = {
-      JUPYTER_PATH: jupyterPath,
-      JUPYTER_DATA_DIR: join(tmp, "data"),
-      JUPYTER_CONFIG_DIR: join(tmp, "config"),
-      JUPYTER_RUNTIME_DIR: join(tmp, "runtime"),
-      HOME: tmp,
-      XDG_RUNTIME_DIR: join(tmp, "runtime"),
-    };
+    const env = jupyterEnv(tmp, jupyterPath);
     // Trusted, so the outputs' scripts run (the classic Notebook sanitises untrusted HTML).
     // (`jupyter trust` is not packaged in Debian: sign with nbformat's notary, as it does.)
     await run("/usr/bin/python3", [
@@ -110,54 +80,13 @@ Deno.test("the classic Notebook shows a Plotly chart and the progress view in Ch
       page,
     ], env);
 
-    const port = freePort();
-    const token = crypto.randomUUID().replaceAll("-", "");
-    const server = new Deno.Command("/usr/bin/jupyter", {
-      args: [
-        "notebook",
-        "--no-browser",
-        `--port=${port}`,
-        "--ip=127.0.0.1",
-        `--NotebookApp.token=${token}`,
-        "--allow-root",
-        `--notebook-dir=${notebookDir}`,
-      ],
-      env,
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    children.push(server);
-    const serverLog: string[] = [];
-    (async () => {
-      for await (const chunk of server.stderr.pipeThrough(new TextDecoderStream())) {
-        serverLog.push(chunk);
-      }
-    })();
-    const base = `http://127.0.0.1:${port}`;
-    let up = false;
-    for (let i = 0; i < 150 && !up; i++) {
-      try {
-        const r = await fetch(`${base}/api/status?token=${token}`);
-        await r.body?.cancel();
-        up = r.ok;
-      } catch {
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    assert.ok(up, `the notebook server answered:\n${serverLog.join("")}`);
-
-    const url = `${base}/notebooks/view.ipynb?token=${token}`;
+    const server = await startNotebookServer(notebookDir, env);
+    children.push(server.child);
+    const url = `${server.base}/notebooks/view.ipynb?token=${server.token}`;
     const chromium = (extra: string[]) => {
       const child = new Deno.Command("/usr/bin/chromium", {
         args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--disable-quic",
+          ...CHROMIUM_FLAGS,
           `--user-data-dir=${join(tmp, `chromium-${children.length}`)}`,
           "--window-size=1280,2000",
           "--virtual-time-budget=15000",
@@ -192,7 +121,7 @@ Deno.test("the classic Notebook shows a Plotly chart and the progress view in Ch
       await Deno.copyFile(shot, Deno.env.get("TESKD_KEEP_SCREENSHOT") as string);
     }
   } finally {
-    for (const c of children.reverse()) await stop(c);
+    for (const c of children.reverse()) await stopChild(c);
     await Deno.remove(tmp, { recursive: true });
   }
 });

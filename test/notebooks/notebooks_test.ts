@@ -60,6 +60,12 @@ const EXPECTED: Record<
       assert.match(html, /top-1 \(%\) of the deployed network per epoch/);
       const figures = allOutputs(nb).filter((o) => o.data?.[PLOTLY] !== undefined);
       assert.equal(figures.length, 4, "loss, accuracy, teacher vs students, runs compared");
+      // The TESKD run's controls: one widget view (an HBox of Stop, lr and its checkbox).
+      const widgets = allOutputs(nb).filter((o) =>
+        o.data?.["application/vnd.jupyter.widget-view+json"] !== undefined
+      );
+      assert.equal(widgets.length, 1, "the progress view's controls show as a widget");
+      assert.match(String(widgets[0].data?.["text/plain"]), /HBox/);
     },
   },
   "03-ablations.ipynb": {

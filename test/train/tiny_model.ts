@@ -7,6 +7,7 @@ import { ReLU, Sequential } from "../../lib/nn/layer.ts";
 import { Linear } from "../../lib/nn/linear.ts";
 import { Module } from "../../lib/nn/module.ts";
 import type { Batch } from "../../lib/data/types.ts";
+import type { LossResult } from "../../lib/distill/custom.ts";
 
 /** Outputs shaped like the TESKD model's. */
 export interface TinyOutput {
@@ -125,4 +126,15 @@ export class ToyData {
       };
     }
   }
+}
+
+/** Classes of the toy problems the trainer tests use. */
+export const TOY_CLASSES = 6;
+
+/** Cross-entropy of the teacher plus the 8x8 student (terms named as a method's would be). */
+export function toyCeLoss(out: TinyOutput, y: tf.Tensor1D): LossResult {
+  const oh = tf.oneHot(y, TOY_CLASSES);
+  const teacher = tf.losses.softmaxCrossEntropy(oh, out.teacher.logits) as tf.Scalar;
+  const student = tf.losses.softmaxCrossEntropy(oh, out.students["8x8"]!.logits) as tf.Scalar;
+  return { total: tf.add(teacher, student), terms: { ce_teacher: teacher, ce_8x8: student } };
 }

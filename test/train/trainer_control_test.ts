@@ -6,26 +6,20 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend/mod.ts";
-import { customDistiller, type LossResult } from "../../lib/distill/custom.ts";
+import { customDistiller } from "../../lib/distill/custom.ts";
 import {
   type EpochRecord,
   type StepInfo,
   Trainer,
   type TrainerOptions,
 } from "../../lib/train/trainer.ts";
-import { TinyNet, type TinyOutput, ToyData } from "./tiny_model.ts";
+import { TinyNet, TOY_CLASSES, toyCeLoss, ToyData } from "./tiny_model.ts";
 import type { Batch } from "../../lib/data/types.ts";
 
 await initBackend("cpu");
 
-const CLASSES = 6;
-
-function ceLoss(out: TinyOutput, y: tf.Tensor1D): LossResult {
-  const oh = tf.oneHot(y, CLASSES);
-  const teacher = tf.losses.softmaxCrossEntropy(oh, out.teacher.logits) as tf.Scalar;
-  const student = tf.losses.softmaxCrossEntropy(oh, out.students["8x8"]!.logits) as tf.Scalar;
-  return { total: tf.add(teacher, student), terms: { ce_teacher: teacher, ce_8x8: student } };
-}
+const CLASSES = TOY_CLASSES;
+const ceLoss = toyCeLoss;
 
 function makeTrainer(extra: Partial<TrainerOptions> = {}): Trainer {
   return new Trainer({

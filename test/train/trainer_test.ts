@@ -11,21 +11,15 @@ import {
   type TrainerOptions,
 } from "../../lib/train/trainer.ts";
 import { KERNEL_INTERRUPT_SIGNAL } from "../../lib/jupyter.ts";
-import { TinyNet, type TinyOutput, ToyData } from "./tiny_model.ts";
+import { TinyNet, type TinyOutput, TOY_CLASSES, toyCeLoss, ToyData } from "./tiny_model.ts";
 import { createTeacher } from "../../lib/models/zoo.ts";
 import { resolveMethodConfig } from "../../lib/distill/registry.ts";
 import { teskd } from "../../lib/distill/teskd.ts";
 
 await initBackend("cpu");
 
-const CLASSES = 6;
-
-function ceLoss(out: TinyOutput, y: tf.Tensor1D): LossResult {
-  const oh = tf.oneHot(y, CLASSES);
-  const teacher = tf.losses.softmaxCrossEntropy(oh, out.teacher.logits) as tf.Scalar;
-  const student = tf.losses.softmaxCrossEntropy(oh, out.students["8x8"]!.logits) as tf.Scalar;
-  return { total: tf.add(teacher, student), terms: { ce_teacher: teacher, ce_8x8: student } };
-}
+const CLASSES = TOY_CLASSES;
+const ceLoss = toyCeLoss;
 
 function heads(out: TinyOutput): Record<string, tf.Tensor2D> {
   const h: Record<string, tf.Tensor2D> = { teacher: out.teacher.logits };

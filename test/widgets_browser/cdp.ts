@@ -6,6 +6,7 @@
  * @module
  */
 import { join } from "node:path";
+import { CHROMIUM_FLAGS } from "../notebooks/notebook_server.ts";
 
 /** A CDP error reply or a protocol failure. */
 export class CdpError extends Error {}
@@ -215,14 +216,7 @@ export async function launchChromium(
 ): Promise<Browser> {
   const child = new Deno.Command("/usr/bin/chromium", {
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
+      ...CHROMIUM_FLAGS,
       `--user-data-dir=${join(profileDir)}`,
       "--window-size=1000,800",
       "--remote-debugging-port=0",

@@ -9,26 +9,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { installKernel } from "../notebooks/run.ts";
+import { jupyterEnv, startNotebookServer, stopChild } from "../notebooks/notebook_server.ts";
 import { buildPage } from "./bundle.ts";
 import { type CdpPage, launchChromium } from "./cdp.ts";
 
-/** One output of a cell, as page.ts reports it. */
-export interface PageOutput {
-  type: string;
-  text?: string;
-  data?: Record<string, unknown>;
-  ename?: string;
-  evalue?: string;
-  traceback?: string[];
-}
-
-/** What page.ts's `runCell` returns. */
-export interface CellResult {
-  status: string;
-  outputs: PageOutput[];
-  views: string[];
-  viewErrors: string[];
-}
+// The page's own types (a type-only import: nothing of the page's bundle loads here).
+export type { CellResult, PageOutput } from "./page.ts";
+import type { CellResult } from "./page.ts";
 
 /** The running setup of one test. */
 export interface Harness {
@@ -46,30 +33,6 @@ export interface Harness {
   json<T>(expression: string, timeoutMs?: number): Promise<T>;
   /** Stops everything and removes the temporary folder. */
   close(): Promise<void>;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    return; // already exited
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // exited meanwhile
-    }
-  }, 10_000);
-  await child.status;
-  clearTimeout(timer);
 }
 
 /** Describes a cell's failure: its error outputs, view errors and the page's console. */
@@ -91,11 +54,10 @@ export async function startHarness(): Promise<Harness> {
   const tmp = await Deno.makeTempDir({ prefix: "teskd-widgets-" });
   const children: Deno.ChildProcess[] = [];
   const timings: Record<string, number> = {};
-  const log: string[] = [];
   let page: CdpPage | undefined;
   const close = async () => {
     page?.close();
-    for (const c of children.reverse()) await stop(c);
+    for (const c of children.reverse()) await stopChild(c);
     await Deno.remove(tmp, { recursive: true });
   };
   try {
@@ -110,13 +72,8 @@ export async function startHarness(): Promise<Harness> {
     await buildPage(pageDir);
     lap("bundle");
 
-    const env = {
-      JUPYTER_PATH: jupyterPath,
-      JUPYTER_DATA_DIR: join(tmp, "data"),
-      JUPYTER_CONFIG_DIR: join(tmp, "config"),
-      JUPYTER_RUNTIME_DIR: join(tmp, "runtime"),
-      HOME: tmp,
-      XDG_RUNTIME_DIR: join(tmp, "runtime"),
+    const env: Record<string, string> = {
+      ...jupyterEnv(tmp, jupyterPath),
       TMPDIR: tmp,
       TESKD_BACKEND: "cpu",
     };
@@ -128,38 +85,9 @@ export async function startHarness(): Promise<Harness> {
     );
     const notebookDir = join(tmp, "notebooks");
     await Deno.mkdir(notebookDir);
-    const port = freePort();
-    const token = crypto.randomUUID().replaceAll("-", "");
-    const server = new Deno.Command("/usr/bin/jupyter", {
-      args: [
-        "notebook",
-        "--no-browser",
-        `--port=${port}`,
-        "--ip=127.0.0.1",
-        `--NotebookApp.token=${token}`,
-        "--allow-root",
-        `--notebook-dir=${notebookDir}`,
-      ],
-      env,
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    children.push(server);
-    (async () => {
-      for await (const chunk of server.stderr.pipeThrough(new TextDecoderStream())) log.push(chunk);
-    })();
-    const base = `http://127.0.0.1:${port}`;
-    let up = false;
-    for (let i = 0; i < 150 && !up; i++) {
-      try {
-        const r = await fetch(`${base}/api/status?token=${token}`);
-        await r.body?.cancel();
-        up = r.ok;
-      } catch {
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    assert.ok(up, `the notebook server answered:\n${log.join("")}`);
+    const server = await startNotebookServer(notebookDir, env);
+    children.push(server.child);
+    const { base, token } = server;
     lap("server");
 
     const browser = await launchChromium(join(tmp, "chromium"), env);
@@ -180,7 +108,7 @@ export async function startHarness(): Promise<Harness> {
       const pageLog = await p.evaluate<string[]>("teskdPage.log").catch(() => []);
       throw new Error(
         `starting the teskd kernel from the page failed: ${e.message}\nserver log:\n${
-          log.join("").slice(-4000)
+          server.log().slice(-4000)
         }\npage console:\n${p.console.join("\n")}\npage log:\n${pageLog.join("\n")}`,
       );
     });
@@ -202,7 +130,7 @@ export async function startHarness(): Promise<Harness> {
       tmp,
       page: p,
       timings,
-      serverLog: () => log.join(""),
+      serverLog: () => server.log(),
       cell,
       value: async (code, timeoutMs) => {
         const r = await cell(code, timeoutMs);

@@ -30,22 +30,32 @@ const DEFAULT_SHARE = 0.8;
 /** A tensor was refused because the engine's tensor memory limit would be exceeded. */
 export class TensorMemoryError extends RangeError {
   override name = "TensorMemoryError";
+  /**
+   * @param requestedBytes bytes the refused tensor needs
+   * @param heldBytes bytes tensors held when it was refused
+   * @param limitBytes the limit, bytes
+   * @param engine the engine named in the message ("teskd-cpu", "webgpu")
+   * @param deviceLimit set when the limit is the device's own for one buffer (its name): then it
+   *   is not about the total, and no setting raises it
+   */
   constructor(
-    /** Bytes the refused tensor needs. */
     readonly requestedBytes: number,
-    /** Bytes tensors held when it was refused. */
     readonly heldBytes: number,
-    /** The limit, bytes. */
     readonly limitBytes: number,
     engine: string,
+    readonly deviceLimit?: string,
   ) {
     super(
-      `${engine}: tensor memory limit reached: a tensor of ${mib(requestedBytes)} would take the ` +
-        `${mib(heldBytes)} tensors hold past the engine's limit of ${mib(limitBytes)} ` +
-        `(${TENSOR_MEMORY_ENV}; default ${DEFAULT_SHARE * 100}% of the memory this process may ` +
-        `use). The model or batch does not fit: use a smaller batch or width, dispose tensors you ` +
-        `no longer need (tf.dispose, tf.tidy), or raise ${TENSOR_MEMORY_ENV} (MiB) if the ` +
-        `machine has the memory.`,
+      deviceLimit
+        ? `${engine}: a tensor of ${mib(requestedBytes)} exceeds ${deviceLimit} ` +
+          `(${mib(limitBytes)}). The model or batch does not fit this device: use a smaller ` +
+          `batch or width.`
+        : `${engine}: tensor memory limit reached: a tensor of ${mib(requestedBytes)} would take ` +
+          `the ${mib(heldBytes)} tensors hold past the engine's limit of ${mib(limitBytes)} ` +
+          `(${TENSOR_MEMORY_ENV}; default ${DEFAULT_SHARE * 100}% of the memory this process ` +
+          `may use on the CPU). The model or batch does not fit: use a smaller batch or width, ` +
+          `dispose tensors you no longer need (tf.dispose, tf.tidy), or raise ` +
+          `${TENSOR_MEMORY_ENV} (MiB) if the machine has the memory.`,
     );
   }
 }
@@ -89,7 +99,10 @@ export class TensorMemoryBudget {
   }
 }
 
-/** The limit from {@link TENSOR_MEMORY_ENV}, else the default share of the usable memory. */
+/**
+ * The limit from {@link TENSOR_MEMORY_ENV}, else the default share of the usable memory (Infinity
+ * when that cannot be known).
+ */
 export function defaultTensorMemoryLimit(): number {
   const raw = readEnv(TENSOR_MEMORY_ENV);
   if (raw !== undefined && raw !== "") {
@@ -99,24 +112,34 @@ export function defaultTensorMemoryLimit(): number {
     }
     return Math.floor(mb * 2 ** 20);
   }
-  return Math.floor(usableMemoryBytes() * DEFAULT_SHARE);
+  const usable = usableMemoryBytes();
+  return Number.isFinite(usable) ? Math.floor(usable * DEFAULT_SHARE) : Infinity;
 }
 
-/** The memory this process may use: the machine's, or its cgroup's (v2 or v1) when lower. */
+/**
+ * The memory this process may use: the machine's, or its cgroup's (v2 or v1) when lower. Infinity
+ * when neither can be read (no `--allow-sys` nor `--allow-read`): then only the system limits.
+ */
 export function usableMemoryBytes(): number {
-  let bytes = os.totalmem();
+  let bytes = Infinity;
+  try {
+    bytes = os.totalmem();
+  } catch {
+    // no permission to ask the system (Deno's --allow-sys)
+  }
   for (const file of ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]) {
     try {
       const v = Number(Deno.readTextFileSync(file).trim());
       if (Number.isFinite(v) && v > 0) bytes = Math.min(bytes, v);
     } catch {
-      // no such cgroup file (or "max"): the machine's memory stands
+      // no such cgroup file (or "max", or no read permission): the machine's memory stands
     }
   }
   return bytes;
 }
 
 function mib(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
   if (bytes < 2 ** 20) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 24 ? 1 : 0)} MiB`;
 }
