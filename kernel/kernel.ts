@@ -27,7 +27,7 @@ import {
 } from "./sockets.ts";
 import { deserialize, type Header, type Message, newHeader, serialize, Signer } from "./wire.ts";
 import { PROTOCOL_VERSION } from "./wire.ts";
-import { INTERRUPT_ENAME } from "./runtime_contract.ts";
+import { diagnosticsError, interruptedBeforeRun, traceback } from "./cell_errors.ts";
 import type { CellDiagnostic } from "./compiler/types.ts";
 
 /** Version of the teskd kernel. */
@@ -738,57 +738,4 @@ export class Kernel {
   }
 }
 
-/** The error reported for a cell that does not compile (syntax or type errors). */
-function diagnosticsError(
-  errors: Diagnostic[],
-  count: number,
-): { status: "error"; ename: string; evalue: string; traceback: string[] } {
-  if (errors.length === 0) {
-    return {
-      status: "error",
-      ename: "CompilerError",
-      evalue: "the cell did not compile",
-      traceback: ["CompilerError: the cell did not compile"],
-    };
-  }
-  const first = errors[0];
-  const lines = errors.map((d) =>
-    `cell[${count}]:${d.line}:${d.column} - ${d.ename}${d.code ? ` TS${d.code}` : ""}: ${d.message}`
-  );
-  return {
-    status: "error",
-    ename: first.ename,
-    evalue: errors.length === 1
-      ? `${first.message} (line ${first.line}:${first.column})`
-      : `${first.message} (line ${first.line}:${first.column}) and ${errors.length - 1} more`,
-    traceback: [`${first.ename}: ${errors.length} error(s) in cell [${count}]`, ...lines],
-  };
-}
-
-/** Traceback lines: the error line, then stack frames outside the kernel's own code. */
-function traceback(ename: string, evalue: string, stack: string): string[] {
-  const frames = stack.split("\n").filter((l) => /^\s+at /.test(l))
-    .filter((l) =>
-      !l.includes("executor_worker.ts") && !l.includes("/kernel/worker/") &&
-      !l.includes("compiler/eval.ts") && !l.includes("ext:")
-    );
-  return [`${ename}: ${evalue}`, ...frames];
-}
-
 export type { Header };
-
-/** The reply of a cell interrupted while it was being compiled. */
-function interruptedBeforeRun(): {
-  status: "error";
-  ename: string;
-  evalue: string;
-  traceback: string[];
-} {
-  const evalue = "interrupted before it ran (during its type check)";
-  return {
-    status: "error",
-    ename: INTERRUPT_ENAME,
-    evalue,
-    traceback: [`${INTERRUPT_ENAME}: ${evalue}`],
-  };
-}

@@ -23,14 +23,29 @@ function tinyGraph(read: (t: tf.Tensor) => Promise<unknown> | unknown, kept: tf.
   };
 }
 
-/** The wrapped methods are the prototype's again (none left as own properties). */
-function assertReadsRestored(backend: tf.KernelBackend): void {
+const WRAPPED = ["read", "readSync", "runWebGPUProgram"] as const;
+
+/** The backend's wrapped methods as they are now: whether own, and the function. */
+function readMethods(backend: tf.KernelBackend): [boolean, unknown][] {
+  const b = backend as unknown as Record<string, unknown>;
+  return WRAPPED.map((key) => [Object.hasOwn(backend, key), b[key]]);
+}
+
+/**
+ * The wrapped methods are as they were before profiling: the prototype's, or (WebGPU, whose reads
+ * the memory guard wraps, webgpu_memory.ts) the same own functions; no profiling wrapper is left.
+ */
+function assertReadsRestored(
+  backend: tf.KernelBackend,
+  before: [boolean, unknown][] = WRAPPED.map(() => [false, undefined]),
+): void {
   const proto = Object.getPrototypeOf(backend) as Record<string, unknown>;
-  const own = backend as unknown as Record<string, unknown>;
-  for (const key of ["read", "readSync", "runWebGPUProgram"]) {
-    assert.equal(Object.hasOwn(backend, key), false, `${key} left as an own property`);
-    assert.equal(own[key], proto[key], `${key} not restored`);
-  }
+  const now = readMethods(backend);
+  WRAPPED.forEach((key, i) => {
+    const [wasOwn, was] = before[i];
+    assert.equal(now[i][0], wasOwn, `${key} ${wasOwn ? "lost" : "left as"} an own property`);
+    assert.equal(now[i][1], wasOwn ? was : proto[key], `${key} not restored`);
+  });
 }
 
 async function checkBackend(name: "cpu" | "webgpu", read: (t: tf.Tensor) => unknown) {
@@ -38,6 +53,7 @@ async function checkBackend(name: "cpu" | "webgpu", read: (t: tf.Tensor) => unkn
   const backend = tf.backend();
   const kept: tf.Tensor[] = [];
   const before = tf.memory().numTensors;
+  const methods = readMethods(backend);
   const p = await profileStep(tinyGraph(read, kept), { top: 5 });
   try {
     assert.equal(p.backend, tf.getBackend());
@@ -54,7 +70,7 @@ async function checkBackend(name: "cpu" | "webgpu", read: (t: tf.Tensor) => unkn
     assert.ok(p.peakBytes >= 64);
     assert.ok(Number.isFinite(p.wallMs) && p.wallMs > 0);
     assert.ok(Number.isFinite(p.profiledWallMs) && p.profiledWallMs > 0);
-    assertReadsRestored(backend);
+    assertReadsRestored(backend, methods);
     assert.match(formatStepProfile(p), /readbacks/);
     return p;
   } finally {

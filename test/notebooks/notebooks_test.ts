@@ -91,6 +91,11 @@ const EXPECTED: Record<
       assert.ok(charts.some((c) => c.includes('"fill":"tonexty"')), "a mean ± std band");
       assert.ok(charts.some((c) => c.includes('"type":"parcoords"')), "parallel coordinates");
       assert.ok(charts.some((c) => c.includes('"type":"log"')), "loss terms on a log axis");
+      // the explorer of the loss-terms grid: one widget view (drop-downs above its chart)
+      const widgets = allOutputs(nb).filter((o) =>
+        o.data?.["application/vnd.jupyter.widget-view+json"] !== undefined
+      );
+      assert.equal(widgets.length, 1, "the ablation explorer shows as a widget");
       // the Slurm cell shows the batch script it would submit
       assert.match(stdoutText(nb), /^#SBATCH --partition=gpu$/m);
       assert.match(stdoutText(nb), /^module load cuda\/12\.4$/m);
