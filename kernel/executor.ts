@@ -86,6 +86,8 @@ export class Executor {
   /** Parent key of the last cell run, for a notice when the executor dies between cells. */
   #lastParent = 0;
   #terminated = false;
+  /** Counts launches: a launch that is no longer the latest starts nothing. */
+  #launches = 0;
   readonly #heapLimitMb: number | undefined;
   /** Called after the executor had to be replaced (its state is gone). */
   onRestart: () => void = () => {};
@@ -101,6 +103,11 @@ export class Executor {
   /** V8's heap limit in the executor process, bytes (0 until it is ready). */
   get heapLimitBytes(): number {
     return this.#heapLimitBytes;
+  }
+
+  /** The executor process's id (none before a start, or after terminate). */
+  get pid(): number | undefined {
+    return this.#process?.child.pid;
   }
 
   /** Starts the executor process and waits until its worker is ready. */
@@ -122,7 +129,12 @@ export class Executor {
     allowStdin: boolean,
   ): Promise<CellOutcome> {
     try {
-      await this.#ready;
+      // A reset while waiting starts another executor: wait for the one that will run the cell.
+      let ready: Promise<void>;
+      do {
+        ready = this.#ready;
+        await ready;
+      } while (ready !== this.#ready);
     } catch (e) {
       return {
         status: "error",
@@ -193,11 +205,17 @@ export class Executor {
 
   /** Starts an executor process, accepts its connection and waits for its worker. */
   async #launch(): Promise<void> {
+    const launch = ++this.#launches;
     // A Unix socket's path has at most 107 bytes: a deep TMPDIR falls back to /tmp.
     let dir = await Deno.makeTempDir({ prefix: "teskd-executor-" });
     if (join(dir, "executor.sock").length > 100) {
       await Deno.remove(dir);
       dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "teskd-executor-" });
+    }
+    // Terminated, or replaced by a newer launch, while the folder was made: start nothing.
+    if (this.#terminated || launch !== this.#launches) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      return;
     }
     const socketPath = join(dir, "executor.sock");
     const listener = Deno.listen({ transport: "unix", path: socketPath });
@@ -230,6 +248,11 @@ export class Executor {
         exited.then((status) => reject(new Error(this.#why(proc, status))));
       });
       await ready;
+    } catch (e) {
+      // Ended on purpose while it started (a shutdown right after the kernel's start, or a reset):
+      // not a failure to start. Whoever ended it has moved on.
+      if (proc.ending || this.#terminated) return;
+      throw e;
     } finally {
       listener.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
