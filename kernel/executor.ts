@@ -74,6 +74,8 @@ interface Process {
   stderrTail: string;
   /** Set when this side ended it on purpose (a reset, a shutdown). */
   ending: boolean;
+  /** Its worker said it is ready (until then, its end is a failed start, not a crash). */
+  ready: boolean;
 }
 
 /** Runs cells in one persistent executor process. */
@@ -231,7 +233,7 @@ export class Executor {
       stdout: "inherit",
       stderr: "piped",
     }).spawn();
-    const proc: Process = { child, channel: null, stderrTail: "", ending: false };
+    const proc: Process = { child, channel: null, stderrTail: "", ending: false, ready: false };
     this.#process = proc;
     this.#watchStderr(proc);
     const exited = child.status.then((status) => {
@@ -240,12 +242,12 @@ export class Executor {
     });
     try {
       const accepted = await Promise.race([listener.accept(), exited]);
-      if (!("read" in accepted)) throw new Error(this.#why(proc, accepted));
+      if (!("read" in accepted)) throw new Error(notStarted(proc, accepted));
       const channel = new FrameChannel<ToExecutor, FromExecutor>(accepted);
       proc.channel = channel;
       const ready = new Promise<void>((resolve, reject) => {
         this.#receive(proc, channel, resolve);
-        exited.then((status) => reject(new Error(this.#why(proc, status))));
+        exited.then((status) => reject(new Error(notStarted(proc, status))));
       });
       await ready;
     } catch (e) {
@@ -268,6 +270,7 @@ export class Executor {
       for await (const msg of channel.messages()) {
         if (msg.type === "ready") {
           this.#heapLimitBytes = msg.heapLimitBytes;
+          proc.ready = true;
           ready();
         } else if (msg.type === "done") this.#finish(msg.cellId, msg.outcome);
         else this.onMessage(msg);
@@ -296,6 +299,9 @@ export class Executor {
   #exited(proc: Process, status: Deno.CommandStatus): void {
     proc.channel?.close();
     if (proc.ending || this.#process !== proc || this.#terminated) return;
+    // Ended before its worker was ready: the start fails with the reason (#launch), and is not
+    // retried, so an executor that cannot start (a broken deno.json) is no restart loop.
+    if (!proc.ready) return;
     // Let the last stderr bytes arrive: they say whether V8 ran out of heap.
     setTimeout(() => {
       if (this.#process !== proc) return;
@@ -384,6 +390,14 @@ export class Executor {
       });
     }
   }
+}
+
+/** Why an executor process that ended before its worker was ready could not start. */
+function notStarted(proc: Process, status: Deno.CommandStatus): string {
+  const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+  const last = proc.stderrTail.trim().split("\n").slice(-3).join(" | ");
+  return `the executor process could not start (${how})${last ? `: ${last}` : ""}. Cells cannot ` +
+    "run until the kernel is restarted.";
 }
 
 /** Whether an executor's end was V8 running out of heap (its fatal message, or its trap). */

@@ -3,7 +3,8 @@
  * leaves no executor process behind; a cell runs in a process of its own.
  */
 import assert from "node:assert/strict";
-import { Executor } from "../../kernel/executor.ts";
+import { join } from "node:path";
+import { Executor, EXECUTOR_DIED_ENAME } from "../../kernel/executor.ts";
 
 /** Whether a process with this id is alive (signal 0 only checks). */
 function alive(pid: number): boolean {
@@ -42,5 +43,27 @@ Deno.test("executor: a cell runs in the executor process, not this one", async (
     assert.notEqual(Number(shown), Deno.pid);
   } finally {
     ex.terminate();
+  }
+});
+
+Deno.test("executor: one that cannot start fails its start and its cells with why, once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "teskd-executor-test-" });
+  const ex = new Executor(() => {}, { configPath: join(dir, "deno.json") });
+  try {
+    await Deno.writeTextFile(join(dir, "deno.json"), "{ not json");
+    await assert.rejects(ex.start(), /the executor process could not start \(exit code [1-9]/);
+    const outcome = await ex.run(1, "return 1;", 0, false);
+    assert.equal(outcome.status, "error");
+    if (outcome.status === "error") {
+      assert.equal(outcome.ename, EXECUTOR_DIED_ENAME);
+      assert.match(outcome.evalue, /could not start .*until the kernel is restarted/s);
+    }
+    // Not retried in a loop: the same (ended) process, no new one.
+    const pid = ex.pid;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ex.pid, pid);
+  } finally {
+    ex.terminate();
+    await Deno.remove(dir, { recursive: true });
   }
 });
