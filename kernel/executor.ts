@@ -102,11 +102,6 @@ export class Executor {
     this.#heapLimitMb = options.heapLimitMb ?? heapLimitFromEnv();
   }
 
-  /** V8's heap limit in the executor process, bytes (0 until it is ready). */
-  get heapLimitBytes(): number {
-    return this.#heapLimitBytes;
-  }
-
   /** The executor process's id (none before a start, or after terminate). */
   get pid(): number | undefined {
     return this.#process?.child.pid;
@@ -305,42 +300,43 @@ export class Executor {
     // Let the last stderr bytes arrive: they say whether V8 ran out of heap.
     setTimeout(() => {
       if (this.#process !== proc) return;
-      const oom = isOutOfMemory(proc.stderrTail, status);
-      this.#replace(
-        oom ? OUT_OF_MEMORY_ENAME : EXECUTOR_DIED_ENAME,
-        this.#why(proc, status),
-      );
+      const { ename, reason } = this.#ended(proc, status);
+      this.#replace(ename, reason);
     }, 50);
   }
 
-  /** Why an executor process ended, as a cell's error says it. */
-  #why(proc: Process, status: Deno.CommandStatus): string {
+  /** Why an executor process ended, as the running cell's error says it. */
+  #ended(proc: Process, status: Deno.CommandStatus): { ename: string; reason: string } {
     const lost = "The executor was restarted: the kernel's state (variables, imports, models) is " +
       "lost; run the cells again.";
-    const tail = proc.stderrTail;
-    if (
-      /Fatal JavaScript (invalid size error|out of memory)|JavaScript heap out of memory/.test(tail)
-    ) {
+    if (V8_OUT_OF_HEAP.test(proc.stderrTail)) {
       const limit = this.#heapLimitMb !== undefined
         ? `${this.#heapLimitMb} MiB, set by ${HEAP_LIMIT_ENV}`
         : this.#heapLimitBytes > 0
         ? `about ${Math.round(this.#heapLimitBytes / 2 ** 20)} MiB, V8's default for this machine`
         : "V8's default for this machine";
-      return `the cell ran out of JavaScript heap memory (the executor's V8 heap limit: ${limit}). ` +
-        `${lost} To raise the limit, set ${HEAP_LIMIT_ENV}=<MiB> in the kernel's environment ` +
-        `("env" in kernel.json) and restart the kernel; large arrays belong in typed arrays or ` +
-        `tensors, which live outside this heap.`;
+      return {
+        ename: OUT_OF_MEMORY_ENAME,
+        reason: `the cell ran out of JavaScript heap memory (the executor's V8 heap limit: ` +
+          `${limit}). ${lost} To raise the limit, set ${HEAP_LIMIT_ENV}=<MiB> in the kernel's ` +
+          `environment ("env" in kernel.json) and restart the kernel; large arrays belong in ` +
+          `typed arrays or tensors, which live outside this heap.`,
+      };
     }
     if (status.signal === "SIGKILL") {
-      return "the executor process was killed (SIGKILL), most likely by the system's " +
-        "out-of-memory killer: the cell's native memory (tensors, WebAssembly memory, buffers) " +
-        `exceeded what the machine or its cgroup allows. ${lost} Use a smaller batch or model, ` +
-        "or lower the engine's tensor memory limit (TESKD_TENSOR_MEMORY_MB) so that it fails " +
-        "with an error first.";
+      return {
+        ename: OUT_OF_MEMORY_ENAME,
+        reason: "the executor process was killed (SIGKILL), most likely by the system's " +
+          "out-of-memory killer: the cell's native memory (tensors, WebAssembly memory, " +
+          `buffers) exceeded what the machine or its cgroup allows. ${lost} Use a smaller batch ` +
+          "or model, or lower the engine's tensor memory limit (TESKD_TENSOR_MEMORY_MB) so that " +
+          "it fails with an error first.",
+      };
     }
-    const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
-    const last = tail.trim().split("\n").slice(-3).join(" | ");
-    return `the executor process ended unexpectedly (${how})${last ? `: ${last}` : ""}. ${lost}`;
+    return {
+      ename: EXECUTOR_DIED_ENAME,
+      reason: `the executor process ended unexpectedly (${endedHow(proc, status)}). ${lost}`,
+    };
   }
 
   #finish(cellId: number, outcome: CellOutcome): void {
@@ -392,18 +388,21 @@ export class Executor {
   }
 }
 
-/** Why an executor process that ended before its worker was ready could not start. */
-function notStarted(proc: Process, status: Deno.CommandStatus): string {
+/** V8's fatal message when a heap reaches its limit (it ends the whole process). */
+const V8_OUT_OF_HEAP =
+  /Fatal JavaScript (invalid size error|out of memory)|JavaScript heap out of memory/;
+
+/** How a process ended, with its last stderr lines: "exit code 1: …". */
+function endedHow(proc: Process, status: Deno.CommandStatus): string {
   const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
   const last = proc.stderrTail.trim().split("\n").slice(-3).join(" | ");
-  return `the executor process could not start (${how})${last ? `: ${last}` : ""}. Cells cannot ` +
-    "run until the kernel is restarted.";
+  return last ? `${how}: ${last}` : how;
 }
 
-/** Whether an executor's end was V8 running out of heap (its fatal message, or its trap). */
-function isOutOfMemory(stderrTail: string, status: Deno.CommandStatus): boolean {
-  return /Fatal JavaScript (invalid size error|out of memory)|JavaScript heap out of memory/
-    .test(stderrTail) || status.signal === "SIGKILL";
+/** Why an executor process that ended before its worker was ready could not start. */
+function notStarted(proc: Process, status: Deno.CommandStatus): string {
+  return `the executor process could not start (${endedHow(proc, status)}). Cells cannot run ` +
+    "until the kernel is restarted.";
 }
 
 function heapLimitFromEnv(): number | undefined {

@@ -46,9 +46,14 @@ export class FrameChannel<Out, In> {
 
   /** Messages as they arrive; ends when the peer closes the stream. */
   async *messages(): AsyncGenerator<In> {
-    let pending: Uint8Array = new Uint8Array(0);
-    const chunk = new Uint8Array(64 * 1024);
+    // Chunks are kept as they come and joined once a whole frame is there: joining on every read
+    // would copy a large frame (a comm's buffers, a big output) once per 64 KiB chunk.
+    const chunks: Uint8Array[] = [];
+    let buffered = 0;
+    let need = 4; // bytes that make the next step possible: the header, then header + body
+    let size = -1;
     while (!this.#closed) {
+      const chunk = new Uint8Array(64 * 1024);
       let n: number | null;
       try {
         n = await this.conn.read(chunk);
@@ -56,16 +61,26 @@ export class FrameChannel<Out, In> {
         n = null;
       }
       if (n === null) break;
-      pending = concat(pending, chunk.subarray(0, n));
-      while (pending.length >= 4) {
-        const size = new DataView(pending.buffer, pending.byteOffset).getUint32(0, true);
-        if (size > MAX_FRAME_BYTES) {
-          throw new Error(`FrameChannel: frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
+      chunks.push(chunk.subarray(0, n));
+      buffered += n;
+      while (buffered >= need) {
+        const all = join(chunks, buffered);
+        chunks.length = 0;
+        if (size < 0) {
+          size = new DataView(all.buffer, all.byteOffset).getUint32(0, true);
+          if (size > MAX_FRAME_BYTES) {
+            throw new Error(`FrameChannel: frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
+          }
+          need = 4 + size;
+          chunks.push(all);
+          continue;
         }
-        if (pending.length < 4 + size) break;
-        const body = pending.slice(4, 4 + size);
-        pending = pending.subarray(4 + size);
-        yield v8.deserialize(body) as In;
+        yield v8.deserialize(all.subarray(4, 4 + size)) as In;
+        const rest = all.subarray(4 + size);
+        if (rest.length > 0) chunks.push(rest);
+        buffered = rest.length;
+        size = -1;
+        need = 4;
       }
     }
   }
@@ -87,10 +102,14 @@ export class FrameChannel<Out, In> {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b.slice();
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** The chunks as one array (the one chunk itself when there is one). */
+function join(chunks: Uint8Array[], length: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
 }

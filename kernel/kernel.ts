@@ -420,12 +420,12 @@ export class Kernel {
     if (storeHistory) this.#executionCount++;
     const count = this.#executionCount;
     const help = parseHelpRequest(code);
-    if (help) return this.#help(msg, help, code, count, silent, storeHistory);
     // The compiler worker starts on the cell while this thread publishes its input.
-    const compiling = this.#compile(code);
+    const compiling = help ? undefined : this.#compile(code);
     if (!silent) this.#publish("execute_input", { code, execution_count: count }, msg);
     // Written in the background, in order; history requests answer from memory.
     if (storeHistory) void this.options.history.append(count, code);
+    if (help) return this.#help(msg, help, count, silent);
 
     const outcome = await this.#runCode(code, msg, count, allowStdin, compiling);
     if (outcome.status === "ok") {
@@ -466,13 +466,9 @@ export class Kernel {
   async #help(
     msg: Message,
     help: HelpRequest,
-    code: string,
     count: number,
     silent: boolean,
-    storeHistory: boolean,
   ): Promise<void> {
-    if (!silent) this.#publish("execute_input", { code, execution_count: count }, msg);
-    if (storeHistory) void this.options.history.append(count, code);
     let payload: Record<string, unknown>[] = [];
     try {
       const r = await this.compiler.inspect(help.name, help.name.length, help.detailLevel);

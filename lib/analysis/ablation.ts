@@ -328,8 +328,10 @@ export async function runStatus(runDir: string, scheduler?: SchedulerRunState): 
   return { state, epochsDone: results?.epochs ?? history.length, epochs, results, history, config };
 }
 
-/** The launcher an {@link AblationOptions} names. */
-function launcherOf(opts: AblationOptions): SweepLauncher {
+/** The launcher a grid's options name ("local" by default, with its `parallel` of 1). */
+export function launcherOf(
+  opts: Pick<AblationOptions, "launcher" | "parallel" | "slurm">,
+): SweepLauncher {
   const l = opts.launcher ?? "local";
   if (l === "local") return localLauncher({ parallel: opts.parallel ?? 1 });
   if (l === "slurm") return slurmLauncher(opts.slurm ?? {});
@@ -571,7 +573,7 @@ export async function sweepStatus(
   dir: string,
   opts: Pick<AblationOptions, "launcher" | "slurm"> = {},
 ): Promise<ArqueroTable> {
-  const launcher = launcherOf({ ...opts, factors: {}, dir });
+  const launcher = launcherOf(opts);
   const scheduler = await launcher.schedulerStates(dir);
   const table = await ablationTable(dir, undefined, scheduler);
   const ids = table.array("id") as string[];

@@ -99,8 +99,9 @@ export class ProgressView {
 
   /**
    * Adds live controls of `trainer` (a Stop button, a learning-rate override; see
-   * progress_controls.ts), shown above the view in the kernel (right away if the view is already
-   * shown). Headless they are made and wired but nothing is shown or printed.
+   * progress_controls.ts), shown above the view in the kernel when called before the first step
+   * (after it, below the view, at once). Headless they are made and wired but nothing is shown or
+   * printed.
    *
    * @returns the controls (their widgets, e.g. to display them elsewhere)
    */

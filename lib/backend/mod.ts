@@ -21,6 +21,7 @@ import { checkKernelsOf } from "./interrupt_check.ts";
 import * as tf from "@tensorflow/tfjs";
 import { readEnv } from "./env.ts";
 import { registerFastCpuBackend } from "./cpu/mod.ts";
+import { tensorMemoryLimitFromEnv } from "./cpu/memory_budget.ts";
 import type { WebGpuBackendLike } from "./webgpu_memory.ts";
 import { type EngineProbe, type GpuAdapterSummary, probeEngines } from "./probe.ts";
 import {
@@ -147,7 +148,7 @@ async function activate(
   await tf.ready();
   if (name === "webgpu") {
     // A tensor past the device's limits would otherwise read as zeros (webgpu_memory.ts).
-    const { guardWebGpuMemory, tensorMemoryLimitFromEnv } = await import("./webgpu_memory.ts");
+    const { guardWebGpuMemory } = await import("./webgpu_memory.ts");
     guardWebGpuMemory(
       tf.backend() as unknown as WebGpuBackendLike,
       tensorMemoryLimitFromEnv(env),

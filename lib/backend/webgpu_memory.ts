@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import { TENSOR_MEMORY_ENV, TensorMemoryError } from "./cpu/memory_budget.ts";
+import { TensorMemoryError } from "./cpu/memory_budget.ts";
 
 /** The parts of tfjs's WebGPU backend this guard wraps. */
 export interface WebGpuBackendLike {
@@ -78,32 +78,29 @@ export function guardWebGpuMemory(
         "A model or batch too large for the GPU's memory is the usual cause: use a smaller one.",
     );
   };
+  const refuse = (size: number, limit: number, deviceLimit?: string): never => {
+    throw new TensorMemoryError(size, bufferManager.numBytesUsed, limit, "webgpu", deviceLimit);
+  };
   const acquire = bufferManager.acquireBuffer.bind(bufferManager);
   bufferManager.acquireBuffer = (size: number, usage: number, ...rest: unknown[]) => {
     failIfBroken();
     if (size > limits.maxBufferSize) {
-      throw new TensorMemoryError(
+      refuse(
         size,
-        bufferManager.numBytesUsed,
         limits.maxBufferSize,
-        "webgpu",
         "the device's maxBufferSize, the largest buffer it creates",
       );
     }
     if ((usage & STORAGE) !== 0) {
       if (size > limits.maxStorageBufferBindingSize) {
-        throw new TensorMemoryError(
+        refuse(
           size,
-          bufferManager.numBytesUsed,
           limits.maxStorageBufferBindingSize,
-          "webgpu",
           "the device's maxStorageBufferBindingSize, the largest tensor a program binds",
         );
       }
       const limit = guard.limitBytes;
-      if (limit !== undefined && bufferManager.numBytesUsed + size > limit) {
-        throw new TensorMemoryError(size, bufferManager.numBytesUsed, limit, "webgpu");
-      }
+      if (limit !== undefined && bufferManager.numBytesUsed + size > limit) refuse(size, limit);
     }
     return acquire(size, usage, ...rest);
   };
@@ -120,17 +117,4 @@ export function guardWebGpuMemory(
     return values;
   };
   return guard;
-}
-
-/** `TESKD_TENSOR_MEMORY_MB` in bytes, read with `env`; undefined when unset. */
-export function tensorMemoryLimitFromEnv(
-  env: (name: string) => string | undefined,
-): number | undefined {
-  const raw = env(TENSOR_MEMORY_ENV);
-  if (raw === undefined || raw === "") return undefined;
-  const mb = Number(raw);
-  if (!Number.isFinite(mb) || mb <= 0) {
-    throw new RangeError(`${TENSOR_MEMORY_ENV} must be a positive number of MiB, got ${raw}`);
-  }
-  return Math.floor(mb * 2 ** 20);
 }

@@ -20,9 +20,12 @@
  */
 import { parseArgs } from "node:util";
 import type { ArqueroTable } from "../analysis/table.ts";
-import { type AblationOptions, runAblation, sweepStatus } from "../analysis/ablation.ts";
-import { localLauncher } from "./local.ts";
-import { slurmLauncher } from "./slurm.ts";
+import {
+  type AblationOptions,
+  launcherOf,
+  runAblation,
+  sweepStatus,
+} from "../analysis/ablation.ts";
 
 const USAGE = "usage: deno task sweep --config <grid.json> [--dir <folder>] " +
   "[--launcher local|slurm] [--parallel <n>] [--detach] [--status] [--cancel]";
@@ -118,9 +121,7 @@ export async function main(args: string[], log?: (line: string) => void): Promis
       return 0;
     }
     if (action === "cancel") {
-      const launcher = grid.launcher === "slurm"
-        ? slurmLauncher(grid.slurm)
-        : localLauncher({ parallel: grid.parallel });
+      const launcher = launcherOf(grid);
       const stopped = await launcher.cancel(grid.dir);
       progress(
         stopped.length > 0

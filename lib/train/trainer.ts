@@ -339,7 +339,6 @@ export class Trainer {
     const epochs = opts.epochs ?? this.#opts.schedule.epochs;
     const signal = opts.signal ?? kernelInterruptSignal();
     this.#running = true;
-    this.#stopRequested = false;
     this.#stopped = false;
     let early = false;
     try {
@@ -519,7 +518,7 @@ export class Trainer {
     const x = tf.tensor4d(batch.x, [batch.n, batch.height, batch.width, batch.channels]);
     const y = tf.tensor1d(batch.y, "int32");
     const index = batch.index ? tf.tensor1d(batch.index, "int32") : undefined;
-    const healthy = this.#healthy ??= tf.variable(tf.scalar(1), false);
+    const healthy = this.#healthy ??= tf.tidy(() => tf.variable(tf.scalar(1), false));
     let r: ForwardBackward | undefined;
     try {
       r = forwardBackward(distiller, { x, y, index, step: globalStep });
@@ -565,7 +564,7 @@ export class Trainer {
       if (r.problem !== undefined) {
         // This step and the ones queued after it were skipped on the device.
         this.optimizer.rewindStepCount(steps.length - i);
-        this.#healthy!.assign(tf.scalar(1));
+        tf.tidy(() => this.#healthy!.assign(tf.scalar(1)));
         throw this.#nonFinite(`${r.problem} (${describe(r.total, r.terms)})`, p, r.terms);
       }
       this.#account(p, r, s.lr, s.images, seconds);

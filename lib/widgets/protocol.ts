@@ -15,9 +15,6 @@ export const WIDGET_TARGET = "jupyter.widget";
 /** Comm target a front end opens to fetch every model's state at once (after a page reload). */
 export const CONTROL_TARGET = "jupyter.widget.control";
 
-/** Major version of the control comm's protocol (metadata `{version: "1.0.0"}`). */
-export const CONTROL_PROTOCOL_VERSION = "1.0.0";
-
 /** MIME type of a widget view in a display bundle. */
 export const WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json";
 

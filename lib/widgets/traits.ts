@@ -29,8 +29,6 @@ export interface TraitDef<T> {
   readonly fromJson?: (j: unknown) => unknown;
   /** Set by the front end or by the widget's own code only (`set()` refuses it). */
   readonly readOnly?: boolean;
-  /** Whether a value from the front end is echoed back (`echo_update`). Default true. */
-  readonly echo?: boolean;
   /** Whether `toString()` shows it when it differs from its default. Default true. */
   readonly repr?: boolean;
 }

@@ -233,11 +233,6 @@ export abstract class Widget<P extends object = object> {
     return proposed;
   }
 
-  /** Sets properties, read-only ones included (for the widget's own code). */
-  protected assign(changes: Partial<P>): void {
-    this.#apply(changes, "code");
-  }
-
   /** Handles a custom message before the handlers added with {@link onCustom}. */
   protected handleCustom(_content: unknown, _buffers: ArrayBuffer[]): void {}
 
@@ -423,7 +418,7 @@ export abstract class Widget<P extends object = object> {
     }
     // The echo goes first, before any update the kernel sends in reaction (protocol 2.1).
     const echo: Record<string, unknown> = {};
-    for (const [wire, k] of props) if (this.#trait(k).echo !== false) echo[wire] = received[wire];
+    for (const wire of props.keys()) echo[wire] = received[wire];
     if (Object.keys(echo).length > 0) {
       const split = removeBuffers(echo);
       this.#send(

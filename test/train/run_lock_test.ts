@@ -140,7 +140,10 @@ Deno.test("run lock: processes racing for one stale lock: exactly one gets it", 
   const racers = Array.from({ length: 4 }, () =>
     child(
       `await new Promise((r) => setTimeout(r, 1500 - (Date.now() % 1000)));
-      try { await L.RunLock.acquire(${JSON.stringify(dir)}); console.log("got"); }
+      // The winner stays alive a while: a racer that woke late must find a live holder, not a
+      // stale lock left by a process that already exited.
+      try { await L.RunLock.acquire(${JSON.stringify(dir)}); console.log("got");
+        await new Promise((r) => setTimeout(r, 2500)); }
       catch (e) { console.log("refused: " + e.message); }`,
     ));
   const outs = await Promise.all(racers.map(async (p) => {

@@ -18,7 +18,7 @@ import { customDistiller, type LossResult } from "../../lib/distill/custom.ts";
 import { type EpochRecord, type StepInfo, Trainer } from "../../lib/train/trainer.ts";
 import { WIDGET_VIEW_MIME } from "../../lib/widgets/mod.ts";
 import { TinyNet, type TinyOutput, ToyData } from "../train/tiny_model.ts";
-import { type RecordingTransport, withTransport } from "./recording_transport.ts";
+import { captureStderr, type RecordingTransport, withTransport } from "./recording_transport.ts";
 
 await initBackend("cpu");
 
@@ -134,15 +134,10 @@ Deno.test("ProgressView.control: an lr typed in the front end overrides the sche
     assert.equal(c.override.value, false);
     assert.equal(trainer.learningRateOverride, undefined);
     // A refused rate (negative) is reported and the schedule stays.
-    const err: string[] = [];
-    const write = Deno.stderr.writeSync;
-    Deno.stderr.writeSync = (p) => (err.push(new TextDecoder().decode(p)), p.length);
-    try {
+    const err = await captureStderr(() => {
       t.comm(c.lr.modelId).deliver({ method: "update", state: { value: -1 }, buffer_paths: [] });
-    } finally {
-      Deno.stderr.writeSync = write;
-    }
-    assert.match(err.join(""), /setting the learning rate failed: RangeError/);
+    });
+    assert.match(err, /setting the learning rate failed: RangeError/);
     assert.equal(c.override.value, false);
     assert.equal(trainer.learningRateOverride, undefined);
     trainer.optimizer.dispose();
@@ -151,11 +146,8 @@ Deno.test("ProgressView.control: an lr typed in the front end overrides the sche
 });
 
 Deno.test("ProgressView.control headless: nothing shown or printed; the controls still drive the trainer", async () => {
-  const lines: string[] = [];
-  const write = Deno.stderr.writeSync;
-  Deno.stderr.writeSync = (p) => (lines.push(new TextDecoder().decode(p)), p.length);
-  let trainer: Trainer;
-  try {
+  let trainer!: Trainer;
+  const printed = await captureStderr(async () => {
     const view = new ProgressView({ epochs: 2, transport: "stderr", printEveryMs: 1e9 });
     trainer = tinyTrainer((s) => {
       view.onStep(s);
@@ -164,9 +156,8 @@ Deno.test("ProgressView.control headless: nothing shown or printed; the controls
     const c = view.control(trainer);
     assert.equal(c.box.isOpen, false);
     await trainer.fit();
-  } finally {
-    Deno.stderr.writeSync = write;
-  }
+  });
+  const lines = printed.split("\n").filter((l) => l !== "");
   assert.equal(trainer.globalStep, 2);
   assert.equal(trainer.stopped, true);
   // Headless output is the view's own progress lines only (the first step line), as before.

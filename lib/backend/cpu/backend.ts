@@ -442,7 +442,7 @@ class PoolingCpuBackend extends tf.MathBackendCPU {
     this.budget.ensureRoom(bytes);
     noteRegistered(values);
     const dataId = super.write(values, shape, dtype);
-    this.budget.reserve(dataId, bytes);
+    this.budget.count(dataId, bytes);
     return dataId;
   }
 

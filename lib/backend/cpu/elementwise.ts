@@ -271,12 +271,12 @@ export function gatherAxis(
   outer: number,
   dim: number,
   inner: number,
-  indices: ArrayLike<number>,
+  indices: Int32Array,
 ): Float32Array | null {
   const n = indices.length;
   for (let i = 0; i < n; i++) {
     const r = indices[i];
-    if (!(r >= 0 && r < dim) || !Number.isInteger(r)) return null;
+    if (r < 0 || r >= dim) return null;
   }
   const out = allocOutput(outer * n * inner);
   for (let o = 0; o < outer; o++) {

@@ -79,8 +79,13 @@ export class TensorMemoryBudget {
    */
   reserve(dataId: object, bytes: number): void {
     this.ensureRoom(bytes);
+    this.count(dataId, bytes);
+  }
+
+  /** Counts `bytes` for `dataId` without a check (after {@link ensureRoom} said there is room). */
+  count(dataId: object, bytes: number): void {
     this.#held += bytes;
-    this.#sizes.set(dataId, (this.#sizes.get(dataId) ?? 0) + bytes);
+    this.#sizes.set(dataId, bytes);
   }
 
   /** @throws TensorMemoryError when `bytes` more would exceed the limit */
@@ -99,19 +104,26 @@ export class TensorMemoryBudget {
   }
 }
 
+/** `TESKD_TENSOR_MEMORY_MB` in bytes, read with `env`; undefined when unset. */
+export function tensorMemoryLimitFromEnv(
+  env: (name: string) => string | undefined = readEnv,
+): number | undefined {
+  const raw = env(TENSOR_MEMORY_ENV);
+  if (raw === undefined || raw === "") return undefined;
+  const mb = Number(raw);
+  if (!Number.isFinite(mb) || mb <= 0) {
+    throw new RangeError(`${TENSOR_MEMORY_ENV} must be a positive number of MiB, got ${raw}`);
+  }
+  return Math.floor(mb * 2 ** 20);
+}
+
 /**
  * The limit from {@link TENSOR_MEMORY_ENV}, else the default share of the usable memory (Infinity
  * when that cannot be known).
  */
 export function defaultTensorMemoryLimit(): number {
-  const raw = readEnv(TENSOR_MEMORY_ENV);
-  if (raw !== undefined && raw !== "") {
-    const mb = Number(raw);
-    if (!Number.isFinite(mb) || mb <= 0) {
-      throw new RangeError(`${TENSOR_MEMORY_ENV} must be a positive number of MiB, got ${raw}`);
-    }
-    return Math.floor(mb * 2 ** 20);
-  }
+  const set = tensorMemoryLimitFromEnv();
+  if (set !== undefined) return set;
   const usable = usableMemoryBytes();
   return Number.isFinite(usable) ? Math.floor(usable * DEFAULT_SHARE) : Infinity;
 }
