@@ -296,6 +296,12 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/** A run's history.json (its epoch records so far), or [] when it has none yet. */
+export async function readRunHistory(runDir: string): Promise<EpochRecord[]> {
+  const history = await readJson<EpochRecord[]>(join(runDir, "history.json"));
+  return Array.isArray(history) ? history : [];
+}
+
 /**
  * The state and progress of the run in `runDir`, from its files, joined with the scheduler's view
  * of it where there is one: finished (results.json), running (a live process holds its lock, here
@@ -312,7 +318,7 @@ export async function runStatus(runDir: string, scheduler?: SchedulerRunState): 
 }> {
   const config = await readJson<TrainConfig>(join(runDir, "config.json"));
   const results = await readJson<TrainResults>(join(runDir, "results.json"));
-  const history = (await readJson<EpochRecord[]>(join(runDir, "history.json"))) ?? [];
+  const history = await readRunHistory(runDir);
   const lock = await readRunLock(runDir);
   const failed = await exists(join(runDir, ERROR_FILE));
   const epochs = config?.schedule?.epochs ?? null;
@@ -601,7 +607,7 @@ async function runDetail(
   if (state === "pending") return `queued${sched?.reason ? ` (${sched.reason})` : ""}`;
   if (state === "running") {
     const lock = await readRunLock(runDir);
-    const last = (await readJson<EpochRecord[]>(join(runDir, "history.json")))?.at(-1);
+    const last = (await readRunHistory(runDir)).at(-1);
     const where = lock ? `pid ${lock.pid} on ${lock.host}` : (sched?.jobId ?? "");
     if (!last) return `${where}: first epoch`;
     const top1 = last.eval[last.deployedHead]?.top1;
@@ -782,7 +788,7 @@ export async function ablationCurves(
   const label = opts.label ?? factorColumns(table);
   const runs: Record<string, EpochRecord[]> = {};
   for (let i = 0; i < dirs.length; i++) {
-    const history = (await readJson<EpochRecord[]>(join(dirs[i], "history.json"))) ?? [];
+    const history = await readRunHistory(dirs[i]);
     if (history.length === 0) continue;
     const name = label.length
       ? label.map((c) => `${c}=${factorLabel(table.get(c, i))}`).join(", ")

@@ -18,7 +18,7 @@ import { Dropdown, HBox, Output, type OutputItem, VBox } from "../widgets/mod.ts
 import { barByFactor } from "./ablation.ts";
 import type { MimeBundle } from "./display.ts";
 import type { Figure } from "./figure.ts";
-import { factorColumns, RESULT_COLUMNS } from "./grid_columns.ts";
+import { column, factorColumns, RESULT_COLUMNS } from "./grid_columns.ts";
 import type { ArqueroTable } from "./table.ts";
 
 /** Options of {@link ablationExplorer}. */
@@ -54,14 +54,9 @@ export class AblationExplorer {
 
   /** An explorer of `table`; throws when there is no factor or no metric to offer. */
   constructor(table: ArqueroTable, opts: AblationExplorerOptions = {}) {
-    const columns = table.columnNames();
     const factors = opts.factors ?? factorColumns(table);
-    const metrics = opts.metrics ?? defaultMetrics(columns);
-    for (const c of [...factors, ...metrics]) {
-      if (!columns.includes(c)) {
-        throw new Error(`ablationExplorer: no column "${c}" (columns: ${columns.join(", ")})`);
-      }
-    }
+    const metrics = opts.metrics ?? defaultMetrics(table.columnNames());
+    for (const c of [...factors, ...metrics]) column(table, c, "ablationExplorer");
     if (factors.length === 0) throw new Error("ablationExplorer: the table has no factor column");
     if (metrics.length === 0) throw new Error("ablationExplorer: the table has no metric column");
     this.#table = table;
@@ -94,8 +89,13 @@ export class AblationExplorer {
 
   /** The widget in the kernel; else (headless) the chart of the current selection. */
   [JUPYTER_DISPLAY](): MimeBundle {
-    const bundle = this.widget[JUPYTER_DISPLAY]();
-    return this.widget.isOpen ? bundle : this.figure()[JUPYTER_DISPLAY]();
+    const bundle = this.widget[JUPYTER_DISPLAY](); // opens the widget when there is a kernel
+    if (this.widget.isOpen) return bundle;
+    // Headless: the chart the Output already holds, not drawn a second time.
+    const shown = this.chart.outputs[0];
+    return shown?.output_type === "display_data"
+      ? shown.data as MimeBundle
+      : this.figure()[JUPYTER_DISPLAY]();
   }
 
   /** The Output's content: the chart of the current selection, or why there is none. */

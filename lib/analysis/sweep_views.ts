@@ -19,9 +19,7 @@
  * @module
  */
 import * as aq from "arquero";
-import { join } from "node:path";
-import type { EpochRecord } from "../train/trainer.ts";
-import { factorLabel, meanStdText, sampleStats } from "./ablation.ts";
+import { factorLabel, meanStdText, readRunHistory, sampleStats } from "./ablation.ts";
 import { Figure, type Trace } from "./figure.ts";
 import { PALETTE } from "./sparkline.ts";
 import { type ArqueroTable, displayable } from "./table.ts";
@@ -37,18 +35,6 @@ function settingColumns(table: ArqueroTable, by: string[] | undefined, what: str
 /** "method.kd=0.8, method.temperature=4"; "all runs" when nothing is grouped on. */
 function settingName(by: string[], key: unknown[]): string {
   return by.length === 0 ? "all runs" : by.map((c, j) => `${c}=${factorLabel(key[j])}`).join(", ");
-}
-
-/** A run's history.json, or [] when it has none yet. */
-async function readHistory(dir: unknown): Promise<EpochRecord[]> {
-  if (typeof dir !== "string") return [];
-  try {
-    const h = JSON.parse(await Deno.readTextFile(join(dir, "history.json")));
-    return Array.isArray(h) ? h : [];
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw new Error(`cannot read ${join(dir, "history.json")}: ${(e as Error).message}`);
-  }
 }
 
 /** `#1f77b4` → `rgba(31,119,180,a)`: the band in its line's colour, see-through. */
@@ -102,7 +88,9 @@ export async function groupedCurves(
     throw new RangeError(`${what}: metric must be "top1", "top5" or "loss", got ${metric}`);
   }
   const ids = table.columnNames().includes("id") ? (table.array("id") as unknown[]) : undefined;
-  const histories = await Promise.all(dirs.map(readHistory));
+  const histories = await Promise.all(
+    dirs.map((d) => typeof d === "string" ? readRunHistory(d) : []),
+  );
   if (histories.every((h) => h.length === 0)) {
     throw new RangeError(`${what}: no run of the table has a history yet (nothing to draw)`);
   }

@@ -50,7 +50,7 @@ export function checkKernelsOf(backend: string): void {
 }
 
 /** A kernel that asks the interrupt check first. */
-export function checkedKernel(config: tf.KernelConfig): tf.KernelConfig {
+function checkedKernel(config: tf.KernelConfig): tf.KernelConfig {
   const run = config.kernelFunc;
   return {
     ...config,

@@ -9,7 +9,7 @@ import { WASM_URLS } from "./artifacts.ts";
 import { KernelRuntime } from "./runtime.ts";
 import { readEnv } from "../env.ts";
 import { defaultTensorMemoryLimit, TensorMemoryBudget } from "./memory_budget.ts";
-import { checkedKernel } from "../interrupt_check.ts";
+import { checkKernelsOf } from "../interrupt_check.ts";
 import {
   allocOutput,
   isResident,
@@ -583,15 +583,12 @@ async function setup(threads: number, request: CpuEngineRequest): Promise<FastCp
     (backend as unknown as { firstUse: boolean }).firstUse = false;
     return backend;
   }, 0);
-  // Every kernel first asks the Jupyter kernel's interrupt check (interrupt_check.ts).
   for (const k of tf.getKernelsForBackend("cpu")) {
-    if (!replaced.has(k.kernelName)) {
-      tf.registerKernel(checkedKernel({ ...k, backendName: BACKEND_NAME }));
-    }
+    if (!replaced.has(k.kernelName)) tf.registerKernel({ ...k, backendName: BACKEND_NAME });
   }
-  for (const k of fast) tf.registerKernel(checkedKernel(k));
-  tf.registerKernel(checkedKernel(sgdKernel()));
-  for (const k of batchNormKernels()) tf.registerKernel(checkedKernel(k));
+  for (const k of [...fast, sgdKernel(), ...batchNormKernels()]) tf.registerKernel(k);
+  // Every kernel first asks the Jupyter kernel's interrupt check (interrupt_check.ts), as on WebGPU.
+  checkKernelsOf(BACKEND_NAME);
   return {
     name: BACKEND_NAME,
     engine: choice.kernels.label,
